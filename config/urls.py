@@ -12,6 +12,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("v1/", include("companies.urls")),
     path("v1/", include("customers.urls")),
+    path("v1/", include("rewards.urls")),
+    path("v1/", include("orders.urls")),
     # Anything else under an API prefix answers in that family's envelope, even with DEBUG on.
     re_path(r"^v1/", views.api_not_found),
 ]
