@@ -21,7 +21,7 @@ Kind = PointsLedgerEntry.Kind
 
 
 def points_for_amount(*, amount: Decimal, rate: Decimal) -> int:
-    """Whole points for a purchase: amount × rate, rounded down (never over-award)."""
+    """Whole points for a purchase: amount * rate, rounded down (never over-award)."""
     return int((amount * rate).to_integral_value(rounding=ROUND_FLOOR))
 
 
