@@ -14,8 +14,10 @@ urlpatterns = [
     path("v1/", include("customers.urls")),
     path("v1/", include("rewards.urls")),
     path("v1/", include("orders.urls")),
+    path("api_gateway/rewards/core/", include("loyalty.urls")),
     # Anything else under an API prefix answers in that family's envelope, even with DEBUG on.
     re_path(r"^v1/", views.api_not_found),
+    re_path(r"^api_gateway/", views.api_not_found),
 ]
 
 handler400 = "config.views.handler400"

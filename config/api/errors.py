@@ -84,7 +84,7 @@ def _has_type_error(codes: Any) -> bool:
     return codes in TYPE_ERROR_CODES
 
 
-def _response_for(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
+def classify_exception(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
         return exc.status, envelope(exc.status, exc.message, exc.type, exc.errors, **exc.extra), {}
@@ -123,7 +123,7 @@ def _response_for(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
 
 def partner_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER. Every exception becomes an envelope; nothing leaks a trace."""
-    status, body, headers = _response_for(exc)
+    status, body, headers = classify_exception(exc)
     response = Response(body, status=status, headers=headers)
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:

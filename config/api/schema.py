@@ -56,3 +56,15 @@ class CompanyOrCustomerTokenScheme(OpenApiAuthenticationExtension):
             "bearerFormat": "JWT",
             "description": "A company token or a customer token.",
         }
+
+
+class CompanyBasicScheme(OpenApiAuthenticationExtension):
+    target_class = "config.api.loyalty.CompanyBasicAuthentication"
+    name = "companyBasic"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "The company's client id as user name, a company secret as password.",
+        }
