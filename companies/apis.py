@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from config.api.auth import company_token_for
 from config.api.fields import StrictCharField
 from config.api.throttling import CompanyAuthThrottle
-from config.api.views import json_object
+from config.api.views import CompanyApi, json_object
 
 from .services import company_authenticate
 
@@ -44,3 +44,16 @@ class CompanyAuthApi(APIView):
                 "expires_in": int(settings.COMPANY_TOKEN_LIFETIME.total_seconds()),
             }
         )
+
+
+class CompanyMeApi(CompanyApi):
+    """Who am I: the calling company. Cheap; a health check for an integration's credentials."""
+
+    class OutputSerializer(serializers.Serializer):
+        client_id = serializers.CharField()
+        name = serializers.CharField()
+        status = serializers.CharField()
+
+    @extend_schema(responses={200: OutputSerializer}, tags=["auth"])
+    def get(self, request: Request) -> Response:
+        return Response(self.OutputSerializer(request.user.company).data)

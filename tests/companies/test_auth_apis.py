@@ -245,3 +245,13 @@ def test_healthz_is_200_when_database_and_cache_answer(api):
     response = api.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": True, "cache": True}}
+
+
+def test_company_me_answers_who_is_calling(company_api, tenant):
+    response = company_api.get("/v1/company")
+    assert response.status_code == 200
+    assert response.json() == {
+        "client_id": tenant.company.client_id,
+        "name": tenant.company.name,
+        "status": "active",
+    }
