@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .apis import RewardListApi
+
+urlpatterns = [
+    path("bigcity/rewards", RewardListApi.as_view(), name="reward-list"),
+]
