@@ -74,7 +74,7 @@ class LineItem(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.sku}"
+        return f"{self.quantity} x {self.sku}"
 
 
 class Voucher(models.Model):

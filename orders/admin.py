@@ -1,0 +1,148 @@
+"""Back-office for orders: read-only. Orders, their lines and vouchers are written only by the
+redemption service; staff look, they do not edit. Voucher codes are bearer value: only
+superusers see them whole (and may search by them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import LineItem, Order, Voucher
+
+
+def mask_code(code: str | None) -> str:
+    if not code:
+        return "—"
+    return code[:4] + "…"
+
+
+class ReadOnlyAdminMixin:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class VoucherCodeMixin:
+    """Superusers see `code` and `pin` whole; everyone else sees them masked. Decided per
+    request in get_fields / get_list_display (admin instances are shared between threads, so
+    the request is never stored on them)."""
+
+    @admin.display(description="code")
+    def masked_code(self, obj: Voucher) -> str:
+        return mask_code(obj.code)
+
+    @admin.display(description="PIN")
+    def masked_pin(self, obj: Voucher) -> str:
+        return "•••" if obj.pin else "—"
+
+    @staticmethod
+    def _unmask(request: HttpRequest, names: Any) -> tuple[str, ...]:
+        if not request.user.is_superuser:
+            return tuple(names)
+        return tuple({"masked_code": "code", "masked_pin": "pin"}.get(n, n) for n in names)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self._unmask(request, self.fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self._unmask(request, self.fields)
+
+
+class LineItemInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = LineItem
+    extra = 0
+    fields = ("sku", "quantity", "price", "reward")
+    readonly_fields = fields
+
+
+class VoucherInline(ReadOnlyAdminMixin, VoucherCodeMixin, admin.TabularInline):
+    model = Voucher
+    extra = 0
+    fields = ("masked_code", "reward", "status", "denomination_value", "valid_till", "issued_at")
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).select_related("reward__brand")
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "public_id",
+        "company",
+        "customer",
+        "status",
+        "order_total",
+        "points_earned",
+        "created_at",
+    )
+    list_filter = ("status", "company", "created_at")
+    search_fields = ("=public_id", "=order_reference", "=customer__mobile")
+    list_select_related = ("company", "customer")
+    date_hierarchy = "created_at"
+    show_full_result_count = False  # no second COUNT(*) over millions of orders
+    inlines = [LineItemInline, VoucherInline]
+    fields = (
+        "public_id",
+        "company",
+        "customer",
+        "order_reference",
+        "order_timestamp",
+        "order_total",
+        "order_items",
+        "status",
+        "points_earned",
+        "created_at",
+    )
+    readonly_fields = fields
+
+
+@admin.register(Voucher)
+class VoucherAdmin(ReadOnlyAdminMixin, VoucherCodeMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "masked_code",
+        "status",
+        "reward",
+        "denomination_value",
+        "customer",
+        "company",
+        "order",
+        "valid_till",
+        "issued_at",
+    )
+    list_filter = ("status", "company", "created_at")
+    list_select_related = ("reward__brand", "customer", "company", "order")
+    show_full_result_count = False
+    fields = (
+        "masked_code",
+        "masked_pin",
+        "status",
+        "reward",
+        "denomination_value",
+        "valid_till",
+        "company",
+        "customer",
+        "order",
+        "line_item",
+        "points_spent",
+        "failure_reason",
+        "issued_at",
+        "created_at",
+        "updated_at",
+    )
+
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        return self._unmask(request, self.list_display)
+
+    def get_search_fields(self, request: HttpRequest) -> tuple[str, ...]:
+        fields = ("=order__public_id", "=customer__mobile")
+        # Searching by code would let anyone confirm a guessed code exists: superusers only.
+        return (*fields, "=code") if request.user.is_superuser else fields
