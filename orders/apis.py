@@ -7,7 +7,12 @@ from typing import Any
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,6 +38,19 @@ from .services import (
 )
 
 MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": Decimal("0")}
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "number"}, {"type": "string"}],
+        "description": "At least 0, at most 2 decimals; a JSON number or a numeric string.",
+        "example": 1500,
+    }
+)
+class MoneyField(StrictDecimalField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**MONEY, **kwargs)
+
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(description="Not JSON, not an object, or a field of the wrong type."),
@@ -70,6 +88,19 @@ class BoundedListField(StrictListField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field(
+    {"type": "string", "format": "date-time", "example": "2025-10-13T15:42:36-04:00"}
+)
+class TimestampWithOffsetField(StrictCharField):
+    """ISO 8601 date-time that must carry a UTC offset (a naive time is ambiguous)."""
+
+    def to_internal_value(self, data: Any) -> dt.datetime:
+        text = super().to_internal_value(data)
+        if len(text) > 64:  # checked here: CharField's own max_length would see the datetime
+            raise serializers.ValidationError("Ensure this field has no more than 64 characters.")
+        return _timestamp_with_offset(text)
+
+
 def _timestamp_with_offset(value: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value)
@@ -92,7 +123,7 @@ class RedemptionLineItemInputSerializer(StrictObjectSerializer):
     # Kept as sent (the match itself is trimmed and case-insensitive).
     sku = StrictCharField(max_length=200, trim_whitespace=False)
     quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY_PER_LINE)
-    price = StrictDecimalField(**MONEY)
+    price = MoneyField()
 
     def validate_sku(self, value: str) -> str:
         if not value.strip():
@@ -104,8 +135,8 @@ class RedemptionCreateApi(CustomerApi):
     """A customer's purchase: vouchers for the SKUs mapped to rewards, and loyalty points."""
 
     class InputSerializer(serializers.Serializer):
-        order_timestamp = StrictCharField(max_length=64, help_text="ISO 8601 with a UTC offset.")
-        order_total = StrictDecimalField(**MONEY)
+        order_timestamp = TimestampWithOffsetField()
+        order_total = MoneyField()
         order_items = StrictIntegerField(min_value=1)
         order_reference = StrictCharField(
             required=False, allow_null=True, allow_blank=True, max_length=100
@@ -116,11 +147,7 @@ class RedemptionCreateApi(CustomerApi):
             max_length=MAX_LINE_ITEMS,
         )
 
-        def validate_order_timestamp(self, value: str) -> dt.datetime:
-            return _timestamp_with_offset(value)
-
     @extend_schema(
-        operation_id="redemption_on_skus",
         request=InputSerializer,
         responses={201: OrderOutputSerializer, **ERROR_RESPONSES},
         parameters=[
@@ -185,7 +212,7 @@ class OrderListApi(CompanyOrCustomerApi):
             return attrs
 
     @extend_schema(
-        operation_id="orders_list",
+        operation_id="v1_orders_list",
         parameters=[
             OpenApiParameter("from", OpenApiTypes.DATE, description="Created on or after (UTC)."),
             OpenApiParameter("to", OpenApiTypes.DATE, description="Created on or before (UTC)."),
@@ -219,7 +246,6 @@ class OrderListApi(CompanyOrCustomerApi):
 
 class OrderDetailApi(CompanyOrCustomerApi):
     @extend_schema(
-        operation_id="orders_retrieve",
         responses={200: OrderOutputSerializer, **ERROR_RESPONSES},
         tags=["orders"],
     )

@@ -117,7 +117,9 @@ class Voucher(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.code or f"voucher {self.pk} ({self.status})"
+        # Never the code: a voucher code is bearer value, and __str__ ends up in admin titles,
+        # breadcrumbs, inline rows and logs. The admin shows it (masked unless superuser).
+        return f"voucher {self.pk} ({self.status})"
 
 
 class IdempotencyRecord(models.Model):
