@@ -69,7 +69,7 @@ class RewardListApi(CompanyApi):
 
         @extend_schema_field(OpenApiTypes.STR)
         def get_skus(self, reward: Reward) -> str:
-            return "\n".join(sku_text(sku) for sku in reward.skus.all())
+            return "\n".join(sku_text(sku) for sku in reward.sku_rows)
 
         @extend_schema_field(
             {
@@ -94,7 +94,7 @@ class RewardListApi(CompanyApi):
                     "variant": sku.variant,
                     "pack_size": sku.pack_size,
                 }
-                for sku in reward.skus.all()
+                for sku in reward.sku_rows
             ]
 
     @extend_schema(

@@ -1,28 +1,33 @@
-"""Reads for the catalog: scoped to one company and prefetched, so a list costs a fixed number of
-queries however large the catalog grows."""
+"""Reads for the catalog: scoped to one company, with related rows loaded up front, so a list
+costs a fixed number of queries however large the catalog grows."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Q
 
 from companies.models import Company
 
 from .models import PoolCode, Reward, Sku, StockMovement
 
 
-def reward_list_for_company(*, company: Company) -> QuerySet[Reward]:
-    """Every reward of the company, active or not, by id, with its brand and SKUs.
+def reward_list_for_company(*, company: Company) -> list[Reward]:
+    """Every reward of the company, active or not, by id, with its brand; each carries its SKUs
+    (by id, so the wire's SKU string is stable) as `reward.sku_rows`.
 
-    Three queries whatever the size: the rewards joined to their brand, then one `IN` query
-    for all their SKUs (ordered by id, so the wire's SKU string is stable)."""
-    return (
-        Reward.objects.filter(company=company)
-        .select_related("brand")
-        .prefetch_related(Prefetch("skus", queryset=Sku.objects.order_by("id")))
-        .order_by("id")
-    )
+    Two queries whatever the size: the rewards joined to their brand, and all their SKUs in one
+    query scoped by company. (prefetch_related would send every reward id in an `IN` list and
+    build a queryset per reward, which costs more than the rows themselves at 10,000 rewards.)"""
+    rewards = list(Reward.objects.filter(company=company).select_related("brand").order_by("id"))
+    skus: dict[int, list[Sku]] = {reward.pk: [] for reward in rewards}
+    for sku in Sku.objects.filter(reward__company=company).order_by("id"):
+        # A reward created between the two queries is not in this list; skip its SKUs.
+        if sku.reward_id in skus:
+            skus[sku.reward_id].append(sku)
+    for reward in rewards:
+        reward.sku_rows = skus[reward.pk]  # type: ignore[attr-defined]
+    return rewards
 
 
 def sku_codes_taken(
