@@ -94,9 +94,14 @@ def _validation_error(message: str, errors: dict[str, list[str]]) -> Application
     return ApplicationError(message, type=OrderErrorType.VALIDATION_ERROR, errors=errors)
 
 
-def _constraint_name(exc: BaseException) -> str:
+def _violates(exc: IntegrityError, constraint: str, sqlite_columns: str) -> bool:
+    """Whether the IntegrityError is a violation of `constraint`. PostgreSQL names it in the
+    diagnostics; SQLite (the embedded default) only names the columns in its message."""
     diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None) or ""
+    name = getattr(diag, "constraint_name", None)
+    if name is not None:
+        return name == constraint
+    return sqlite_columns in str(exc)
 
 
 def _order_check(
@@ -350,9 +355,8 @@ def _order_insert(**fields: Any) -> Order:
         with transaction.atomic():
             return Order.objects.create(**fields)
     except IntegrityError as exc:
-        if fields.get("order_reference") and (
-            _constraint_name(exc) == ORDER_REFERENCE_CONSTRAINT
-            or ORDER_REFERENCE_CONSTRAINT in str(exc)
+        if fields.get("order_reference") and _violates(
+            exc, ORDER_REFERENCE_CONSTRAINT, "orders_order.order_reference"
         ):
             raise _duplicate_reference_error(fields["order_reference"]) from exc
         raise
@@ -433,7 +437,7 @@ def _vouchers_insert(*, vouchers: list[Voucher], generated: list[Voucher]) -> li
             with transaction.atomic():
                 return Voucher.objects.bulk_create(vouchers)
         except IntegrityError as exc:
-            collision = _constraint_name(exc) == VOUCHER_CODE_CONSTRAINT
+            collision = _violates(exc, VOUCHER_CODE_CONSTRAINT, "orders_voucher.code")
             if not generated or not collision or attempt == VOUCHER_CODE_ATTEMPTS:
                 raise
             logger.warning("voucher code collision; drawing new codes (attempt %d)", attempt)
