@@ -18,6 +18,9 @@ class Customer(models.Model):
     mobile = models.CharField(max_length=16, validators=[mobile_validator])
     email = models.EmailField(blank=True)
     external_id = models.CharField(max_length=100, null=True, blank=True)
+    segments = models.JSONField(
+        default=list, blank=True, help_text="Segments / labels, for rewards restricted to some."
+    )
     # Kept in step with the points ledger in the same transaction (see loyalty.services).
     points_balance = models.BigIntegerField(default=0)
     points_held = models.BigIntegerField(default=0)

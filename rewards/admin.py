@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from config.api.errors import ApplicationError
 
-from .models import Brand, Reward, Sku, StockMovement
+from .models import Brand, Reward, Sku, StockMovement, Vendor
 from .selectors import (
     pool_codes_free_count,
     reward_low_stock_q,
@@ -35,6 +35,7 @@ from .services import (
     reward_stock_adjust,
     reward_stock_rules,
     reward_update,
+    vendor_save,
 )
 
 POOL_UPLOAD_MAX_BYTES = 20 * 1024 * 1024
@@ -79,6 +80,29 @@ class SkuInline(admin.TabularInline):
     extra = 1
 
 
+LOYALTY_FIELDS = (
+    "payment_mode",
+    "conversion_ratio",
+    "segments",
+    "tier",
+    "label",
+    "priority",
+    "group",
+    "group_name",
+    "group_rank",
+    "reward_rank",
+    "program_id",
+    "categories",
+    "custom_fields",
+    "image_id",
+    "image_url",
+    "thumbnail_id",
+    "thumbnail_url",
+    "terms_id",
+    "terms_url",
+)
+
+
 class RewardAdminForm(forms.ModelForm):
     class Meta:
         model = Reward
@@ -98,8 +122,23 @@ class RewardAdminForm(forms.ModelForm):
             "starts_at",
             "ends_at",
             "fulfilment",
+            "vendor",
             "vendor_product_code",
+            *LOYALTY_FIELDS,
         )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Loyalty fields are optional extras of the catalog: blank means "the default".
+        for name in ("payment_mode", "priority"):
+            if name in self.fields:
+                self.fields[name].required = False
+
+    def clean_payment_mode(self) -> str:
+        return self.cleaned_data.get("payment_mode") or Reward.PaymentMode.POINTS
+
+    def clean_priority(self) -> int:
+        return self.cleaned_data.get("priority") or 0
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -226,7 +265,8 @@ class RewardAdmin(admin.ModelAdmin):
             },
         ),
         ("Validity", {"fields": ("validity_days", "valid_until", "starts_at", "ends_at")}),
-        ("Fulfilment", {"fields": ("fulfilment", "vendor_product_code")}),
+        ("Fulfilment", {"fields": ("fulfilment", "vendor", "vendor_product_code")}),
+        ("Loyalty catalog", {"classes": ("collapse",), "fields": LOYALTY_FIELDS}),
     )
     change_fieldsets_extra = (
         ("Stock record", {"fields": ("pool_codes_left", "recent_movements")}),
@@ -454,3 +494,48 @@ class StockMovementAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class VendorAdminForm(forms.ModelForm):
+    api_key = forms.CharField(
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only: stored encrypted, never shown. Leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = Vendor
+        fields = (
+            "name",
+            "company",
+            "base_url",
+            "api_key",
+            "timeout_seconds",
+            "max_retries",
+            "backoff_base_seconds",
+            "backoff_max_seconds",
+            "is_active",
+        )
+
+
+@admin.register(Vendor)
+class VendorAdmin(admin.ModelAdmin):
+    form = VendorAdminForm
+    list_display = (
+        "name",
+        "base_url",
+        "company",
+        "timeout_seconds",
+        "max_retries",
+        "is_active",
+        "has_key",
+    )
+    list_filter = ("is_active",)
+    search_fields = ("name", "base_url")
+
+    @admin.display(boolean=True, description="API key set")
+    def has_key(self, obj: Vendor) -> bool:
+        return bool(obj.api_key_encrypted)
+
+    def save_model(self, request: HttpRequest, obj: Vendor, form: Any, change: bool) -> None:
+        vendor_save(vendor=obj, api_key=form.cleaned_data.get("api_key") or None)

@@ -24,6 +24,46 @@ class Brand(models.Model):
         return self.name
 
 
+class Vendor(models.Model):
+    """An external voucher vendor. Its API key is stored encrypted (rewards.vendor_secrets),
+    never in plain text, and never shown back in the admin."""
+
+    company = models.ForeignKey(
+        Company,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="vendors",
+        help_text="Empty = a platform-wide vendor any company's rewards may use.",
+    )
+    name = models.CharField(max_length=100, unique=True)
+    base_url = models.URLField(help_text="The vendor's API root; we POST {base_url}/vouchers.")
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    timeout_seconds = models.DecimalField(max_digits=5, decimal_places=2, default=10)
+    max_retries = models.PositiveSmallIntegerField(
+        default=5, help_text="Retries after the first call on timeouts, 5xx and 429."
+    )
+    backoff_base_seconds = models.PositiveIntegerField(
+        default=5, help_text="First retry delay; doubles each time, with jitter."
+    )
+    backoff_max_seconds = models.PositiveIntegerField(default=300)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gt=0), name="vendor_timeout_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_retries__lte=20), name="vendor_max_retries_at_most_20"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Reward(models.Model):
     """A catalog reward: one denomination of a brand, with its stock and the SKUs that earn it."""
 
@@ -54,7 +94,49 @@ class Reward(models.Model):
     fulfilment = models.CharField(
         max_length=16, choices=Fulfilment.choices, default=Fulfilment.GENERATED
     )
+    vendor = models.ForeignKey(
+        Vendor, null=True, blank=True, on_delete=models.PROTECT, related_name="rewards"
+    )
     vendor_product_code = models.CharField(max_length=100, blank=True)
+
+    # --- Loyalty catalog fields (the Capillary rewards-catalog shape) -------------------------
+    class PaymentMode(models.TextChoices):
+        POINTS = "POINTS", "Fixed points per unit"
+        CONV_RATIO = "CONV_RATIO", "Conversion ratio (units per point)"
+
+    image_id = models.CharField(max_length=100, blank=True)
+    image_url = models.URLField(max_length=500, blank=True)
+    thumbnail_id = models.CharField(max_length=100, blank=True)
+    thumbnail_url = models.URLField(max_length=500, blank=True)
+    terms_id = models.CharField(max_length=100, blank=True)
+    terms_url = models.URLField(max_length=500, blank=True)
+    tier = models.CharField(max_length=50, blank=True)
+    label = models.CharField(max_length=50, blank=True)
+    priority = models.IntegerField(default=0)
+    group = models.CharField(max_length=100, blank=True)
+    group_name = models.CharField(max_length=100, blank=True)
+    group_rank = models.IntegerField(null=True, blank=True)
+    reward_rank = models.IntegerField(null=True, blank=True)
+    program_id = models.BigIntegerField(null=True, blank=True)
+    categories = models.JSONField(
+        default=list, blank=True, help_text='[{"id": 2, "name": "accessories", "enabled": true}]'
+    )
+    custom_fields = models.JSONField(default=dict, blank=True, help_text='{"CF2": "value"}')
+    segments = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Customer segments allowed to receive it; empty = every customer.",
+    )
+    payment_mode = models.CharField(
+        max_length=12, choices=PaymentMode.choices, default=PaymentMode.POINTS
+    )
+    conversion_ratio = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="CONV_RATIO: units per point; points = ceil(quantity / ratio).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -67,6 +149,10 @@ class Reward(models.Model):
             models.CheckConstraint(condition=Q(qty__gte=0), name="reward_qty_not_negative"),
             models.CheckConstraint(
                 condition=Q(denomination_value__gte=0), name="reward_denomination_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(payment_mode="POINTS") | Q(conversion_ratio__gt=0),
+                name="reward_conversion_ratio_set_for_conv_ratio",
             ),
             models.CheckConstraint(
                 condition=Q(starts_at__isnull=True)

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from config.api.errors import ApplicationError
 
-from .models import PoolCode, Reward, Sku, StockMovement
+from . import vendor_secrets
+from .models import PoolCode, Reward, Sku, StockMovement, Vendor
 from .selectors import pool_codes_free_count
 
 # Stock a single reward may hold. Far below the column's 2^31 so restocks never overflow it.
@@ -355,3 +356,12 @@ def pool_codes_import(
         blank=blank,
         qty=qty,
     )
+
+
+def vendor_save(*, vendor: Vendor, api_key: str | None = None) -> Vendor:
+    """Save a vendor; a new API key (when given) is stored encrypted, the old one kept otherwise."""
+    if api_key is not None:
+        vendor.api_key_encrypted = vendor_secrets.encrypt(api_key)
+    vendor.full_clean(exclude=["api_key_encrypted"])
+    vendor.save()
+    return vendor

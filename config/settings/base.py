@@ -170,6 +170,10 @@ SPECTACULAR_SETTINGS = {
 # Request bodies above this size are refused with 413 in the envelope.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)
 
+# Encrypts vendor API keys at rest (a Fernet key: 32 url-safe base64 bytes). Derived from
+# DJANGO_SECRET_KEY when empty.
+VENDOR_SECRETS_KEY = env("VENDOR_SECRETS_KEY", default="")
+
 # --- Mail ------------------------------------------------------------------------------------
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="rewards@localhost")
