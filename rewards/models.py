@@ -201,7 +201,9 @@ class Sku(models.Model):
 
     @staticmethod
     def normalize(code: str) -> str:
-        """The Python twin of `code_normalized`, for matching what partners send."""
+        """The Python twin of `code_normalized`, for matching what partners send. Stored codes
+        never carry surrounding whitespace (the import and the admin strip it, and so does
+        reward_skus_save), so SQL's TRIM and Python's strip() agree on them."""
         return code.strip().lower()
 
 
@@ -246,7 +248,9 @@ class PoolCode(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["reward", "code"], name="pool_code_unique_per_reward")
+            # Voucher codes are unique across the platform, so pool codes are too: a code loaded
+            # into two pools would fail the second voucher that took it.
+            models.UniqueConstraint(fields=["code"], name="pool_code_unique")
         ]
         indexes = [
             models.Index(

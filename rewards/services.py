@@ -264,6 +264,7 @@ def reward_skus_save(
         if sku.pk is not None:
             sku.delete()
     for sku in save:
+        sku.code = sku.code.strip()
         sku.reward = reward
         sku.company_id = reward.company_id
         sku.save()
@@ -287,7 +288,7 @@ def reward_status_set(*, reward: Reward, status: int) -> bool:
 @dataclass(frozen=True)
 class PoolImportResult:
     added: int
-    duplicates: int  # repeated within the file, or already loaded for this reward
+    duplicates: int  # repeated within the file, or already loaded into any pool
     blank: int
     qty: int | None  # the reward's stock afterwards
 
@@ -336,11 +337,20 @@ def pool_codes_import(
     existing: set[str] = set()
     for start in range(0, len(unique), 5000):
         chunk = unique[start : start + 5000]
-        existing.update(
+        # Codes are unique across every pool (voucher codes are unique platform-wide).
+        existing.update(PoolCode.objects.filter(code__in=chunk).values_list("code", flat=True))
+    candidates = [code for code in unique if code not in existing]
+    # An import into another pool may insert the same code meanwhile (it holds another reward's
+    # lock): conflicts are skipped, and what this import really added is counted afterwards.
+    PoolCode.objects.bulk_create(
+        [PoolCode(reward=locked, code=code) for code in candidates], 1000, ignore_conflicts=True
+    )
+    new: list[str] = []
+    for start in range(0, len(candidates), 5000):
+        chunk = candidates[start : start + 5000]
+        new.extend(
             PoolCode.objects.filter(reward=locked, code__in=chunk).values_list("code", flat=True)
         )
-    new = [code for code in unique if code not in existing]
-    PoolCode.objects.bulk_create([PoolCode(reward=locked, code=code) for code in new], 1000)
     qty = locked.qty
     if new:
         qty = reward_stock_adjust(

@@ -63,6 +63,22 @@ def test_codes_already_loaded_are_skipped_and_counted(pool_reward):
     assert pool_reward.movements.aggregate(s=Sum("delta"))["s"] == 3
 
 
+def test_a_code_in_another_pool_is_skipped_because_codes_are_platform_unique(pool_reward, tenant):
+    other = RewardFactory(
+        company=tenant.company,
+        key="pool-200",
+        fulfilment=Reward.Fulfilment.POOL,
+        qty=0,
+        status=Reward.Status.INACTIVE,
+    )
+    pool_codes_import(reward=other, codes=["SHARED-1"])
+
+    result = pool_codes_import(reward=pool_reward, codes=["SHARED-1", "OWN-1"])
+
+    assert (result.added, result.duplicates) == (1, 1)
+    assert list(pool_reward.pool_codes.values_list("code", flat=True)) == ["OWN-1"]
+
+
 def test_a_file_of_known_codes_changes_nothing(pool_reward):
     pool_codes_import(reward=pool_reward, codes=["A1"])
 

@@ -18,7 +18,10 @@ def test_vendor_api_key_is_stored_encrypted():
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM rewards_vendor")
         assert "vk_live_abc123" not in repr(cursor.fetchall())
-    assert vendor_secrets.decrypt(Vendor.objects.get(pk=vendor.pk).api_key_encrypted) == "vk_live_abc123"
+    assert (
+        vendor_secrets.decrypt(Vendor.objects.get(pk=vendor.pk).api_key_encrypted)
+        == "vk_live_abc123"
+    )
 
 
 def test_saving_without_a_new_key_keeps_the_old_one():
@@ -34,9 +37,14 @@ def test_admin_vendor_form_never_shows_the_key(client):
     response = client.post(
         "/admin/rewards/vendor/add/",
         {
-            "name": "GiftCo", "base_url": "http://127.0.0.1:9/", "api_key": "vk_secret_value",
-            "timeout_seconds": "5", "max_retries": "3", "backoff_base_seconds": "2",
-            "backoff_max_seconds": "60", "is_active": "on",
+            "name": "GiftCo",
+            "base_url": "http://127.0.0.1:9/",
+            "api_key": "vk_secret_value",
+            "timeout_seconds": "5",
+            "max_retries": "3",
+            "backoff_base_seconds": "2",
+            "backoff_max_seconds": "60",
+            "is_active": "on",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
