@@ -8,12 +8,12 @@ from .models import PointsLedgerEntry
 
 
 def ledger_for_customer(*, customer: Customer) -> QuerySet[PointsLedgerEntry]:
-    return PointsLedgerEntry.objects.filter(customer=customer).order_by("-id")
+    return PointsLedgerEntry.objects.filter(customer=customer, group__isnull=True).order_by("-id")
 
 
 def balances_from_ledger(*, customer: Customer) -> tuple[int, int]:
     """(balance, held) recomputed from the ledger alone: must equal the counters on Customer."""
-    sums = PointsLedgerEntry.objects.filter(customer=customer).aggregate(
+    sums = PointsLedgerEntry.objects.filter(customer=customer, group__isnull=True).aggregate(
         balance=Sum("points"), held=Sum("held")
     )
     return sums["balance"] or 0, sums["held"] or 0

@@ -102,7 +102,19 @@ class Voucher(models.Model):
     denomination_value = models.DecimalField(max_digits=12, decimal_places=2)
     valid_till = models.DateField(null=True, blank=True)
     pin = models.CharField(max_length=100, blank=True)
+    # Points paid for this voucher through the loyalty issue call. While a vendor voucher is
+    # pending these points are HELD (ledger reference = `ledger_reference`); fulfilment captures
+    # them on success and releases them on final failure.
     points_spent = models.BigIntegerField(default=0)
+    issue = models.ForeignKey(
+        "RewardIssue", null=True, blank=True, on_delete=models.CASCADE, related_name="vouchers"
+    )
+    # Background fulfilment bookkeeping (vendor vouchers).
+    fulfilment_attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a fulfilment task was last sent for it."
+    )
     failure_reason = models.CharField(max_length=300, blank=True)
     issued_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -142,3 +154,87 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class FulfilmentStatus(models.Model):
+    """A company's own stages for physical or delivered rewards (BOOKED, SHIPPED, DELIVERED)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=50)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["company", "position", "name"]
+        verbose_name_plural = "fulfilment statuses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "name"], name="fulfilment_status_unique_per_company"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RewardIssue(models.Model):
+    """One reward of a loyalty issue call (`rewards[i]`), paid with points: what was asked, what
+    was issued, and the answer given, replayed for a repeated `requestId`."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "Issued"
+        PENDING = "pending", "Waiting on the vendor"
+        FAILED = "failed", "Failed"
+
+    company = models.ForeignKey(
+        Company, on_delete=models.PROTECT, related_name="+", help_text="The calling company."
+    )
+    org = models.ForeignKey(
+        Company,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The company whose reward it is (the caller, or a child for connected orgs).",
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="reward_issues")
+    reward = models.ForeignKey(
+        Reward, null=True, blank=True, on_delete=models.PROTECT, related_name="issues"
+    )
+    store_code = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=255, null=True, blank=True)
+    requested_quantity = models.DecimalField(max_digits=14, decimal_places=4)
+    quantity = models.PositiveIntegerField(default=0)
+    points = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    result_code = models.PositiveIntegerField(help_text="The Loyalty API code of this reward.")
+    message = models.CharField(max_length=300, blank=True)
+    transaction_number = models.CharField(max_length=100, blank=True)
+    notes = models.TextField(blank=True)
+    event_log_id = models.CharField(max_length=255, blank=True)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    group = models.ForeignKey(
+        "loyalty.CustomerGroup",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Set for a group-loyalty redemption (points from the pool).",
+    )
+    fulfilment_status = models.ForeignKey(
+        FulfilmentStatus, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    fulfilment_updated_at = models.DateTimeField(null=True, blank=True)
+    response = models.JSONField(default=dict, help_text="The per-reward answer, for replays.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "request_id"],
+                condition=Q(request_id__isnull=False),
+                name="reward_issue_request_id_unique_per_company",
+            )
+        ]
+        indexes = [models.Index(fields=["customer", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"issue {self.pk}"

@@ -137,6 +137,10 @@ class Reward(models.Model):
         blank=True,
         help_text="CONV_RATIO: units per point; points = ceil(quantity / ratio).",
     )
+    # Low-stock alerting: set when an alert is raised for the current crossing of
+    # qty_trigger_limit, cleared when a restock lifts stock above it (re-arming the alert).
+    # Changed only under the reward's row lock, so concurrent orders raise one alert.
+    low_stock_alerted = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -262,3 +266,27 @@ class PoolCode(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class LowStockAlert(models.Model):
+    """A reward's stock fell to or below its threshold. One row per crossing."""
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved (restocked)"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    reward = models.ForeignKey(Reward, on_delete=models.CASCADE, related_name="alerts")
+    qty_at_alert = models.PositiveIntegerField()
+    threshold = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPEN)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    raised_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at", "-id"]
+        indexes = [models.Index(fields=["state", "-raised_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.reward}: {self.qty_at_alert} ≤ {self.threshold}"

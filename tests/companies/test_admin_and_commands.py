@@ -23,8 +23,17 @@ def admin_client(client):
 def test_create_company_command_prints_a_working_secret():
     out = StringIO()
     call_command(
-        "create_company", "Acme", "--client-id", "acme", "--store", "S1", "--store", "S2",
-        "--earn-rate", "0.25", stdout=out,
+        "create_company",
+        "Acme",
+        "--client-id",
+        "acme",
+        "--store",
+        "S1",
+        "--store",
+        "S2",
+        "--earn-rate",
+        "0.25",
+        stdout=out,
     )
     printed = json.loads(out.getvalue())
     assert printed["client_id"] == "acme"
@@ -37,14 +46,20 @@ def test_create_company_command_prints_a_working_secret():
 
 def test_create_company_with_a_parent_and_refusals():
     call_command("create_company", "Parent", "--client-id", "parent", stdout=StringIO())
-    call_command("create_company", "Child", "--client-id", "child", "--parent", "parent", stdout=StringIO())
+    call_command(
+        "create_company", "Child", "--client-id", "child", "--parent", "parent", stdout=StringIO()
+    )
     assert Company.objects.get(client_id="child").parent.client_id == "parent"
     with pytest.raises(CommandError, match="exists"):
         call_command("create_company", "Again", "--client-id", "child", stdout=StringIO())
     with pytest.raises(CommandError, match="No company"):
-        call_command("create_company", "X", "--client-id", "x", "--parent", "nope", stdout=StringIO())
+        call_command(
+            "create_company", "X", "--client-id", "x", "--parent", "nope", stdout=StringIO()
+        )
     with pytest.raises(CommandError):
-        call_command("create_company", "Y", "--client-id", "y", "--earn-rate", "abc", stdout=StringIO())
+        call_command(
+            "create_company", "Y", "--client-id", "y", "--earn-rate", "abc", stdout=StringIO()
+        )
 
 
 def test_rotate_secret_adds_a_live_secret_and_keeps_the_old_one(tenant):
@@ -61,17 +76,24 @@ def test_admin_creates_a_company_and_shows_its_secret_once(admin_client):
     response = admin_client.post(
         "/admin/companies/company/add/",
         {
-            "name": "Admin Co", "client_id": "admin-co", "status": "active",
-            "points_earn_rate": "0.1", "alert_emails": "",
-            "stores-TOTAL_FORMS": "0", "stores-INITIAL_FORMS": "0",
-            "secrets-TOTAL_FORMS": "0", "secrets-INITIAL_FORMS": "0",
+            "name": "Admin Co",
+            "client_id": "admin-co",
+            "status": "active",
+            "points_earn_rate": "0.1",
+            "alert_emails": "",
+            "stores-TOTAL_FORMS": "0",
+            "stores-INITIAL_FORMS": "0",
+            "secrets-TOTAL_FORMS": "0",
+            "secrets-INITIAL_FORMS": "0",
         },
         follow=True,
     )
     assert response.status_code == 200
     company = Company.objects.get(client_id="admin-co")
     shown = [str(m) for m in response.context["messages"]]
-    secret = next(m for m in shown if "bcs_" in m).split("New secret for admin-co: ")[1].split(" ")[0]
+    secret = (
+        next(m for m in shown if "bcs_" in m).split("New secret for admin-co: ")[1].split(" ")[0]
+    )
     assert company_authenticate(secret=secret).company == company
 
 
