@@ -61,6 +61,9 @@ class ValidationCode(models.Model):
     class Meta:
         indexes = [models.Index(fields=["customer", "-created_at"])]
 
+    def __str__(self) -> str:
+        return f"validation code for customer {self.customer_id}"
+
 
 class PointsLedgerEntry(models.Model):
     """One change of a customer's points. Balances on Customer are kept in step with these rows
