@@ -9,7 +9,9 @@ settings, and measures three calls at each concurrency level:
 
 * GET /v1/company                      trivial authenticated call (auth + rate limit + one query)
 * GET /v1/bigcity/rewards              100 rewards with their SKUs
-* POST /v1/bigcity/redeemptiononskus   one order, 2 vouchers, points (writes, locks)
+* POST /v1/bigcity/redeemptiononskus   one order, 2 vouchers, points (writes, locks), spread
+                                       over BENCH_CUSTOMERS customers (each order locks its
+                                       customer's row)
 
 and prints requests per second, p50 and p99 for each, and each call's cost over the trivial one.
 """
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 LEVELS = [int(x) for x in os.environ.get("BENCH_CONCURRENCY", "1,8,32").split(",")]
+CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "200"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 
 
@@ -67,6 +70,7 @@ def setup_data() -> dict[str, str]:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)
     from companies.models import Company
     from companies.services import company_create, company_secret_issue
     from config.api.auth import company_token_for, customer_token_for
@@ -97,10 +101,15 @@ def setup_data() -> dict[str, str]:
                 pack_size="500",
             )
     secret, _ = company_secret_issue(company=company, label="bench")
-    customer, _ = customer_upsert_for_auth(company=company, name="Bench", mobile="9000000000")
+    # Many customers: each order locks its customer's row, so one shared customer would measure
+    # that lock queue rather than the endpoint.
+    customers = [
+        customer_upsert_for_auth(company=company, name=f"Bench {n}", mobile=f"90000{n:05d}")[0]
+        for n in range(CUSTOMERS)
+    ]
     return {
         "company": str(company_token_for(secret)),
-        "customer": str(customer_token_for(customer, secret_id=secret.pk)),
+        "customers": [str(customer_token_for(c, secret_id=secret.pk)) for c in customers],
     }
 
 
@@ -121,12 +130,15 @@ wrk.headers["Authorization"] = "Bearer {token}"
 """
 
 LUA_POST = """
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer {token}"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{body}'
-done = function(summary, latency, requests)
-  io.stderr:write(string.format("non2xx=%d\\n", summary.errors.status))
+tokens = {{{tokens}}}
+body = '{body}'
+counter = 0
+request = function()
+  counter = counter + 1
+  local headers = {{}}
+  headers["Authorization"] = "Bearer " .. tokens[(counter % #tokens) + 1]
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", nil, headers, body)
 end
 """
 
@@ -221,7 +233,7 @@ def main() -> None:
             (
                 "POST redeemptiononskus (2 vouchers)",
                 f"{base}/v1/bigcity/redeemptiononskus",
-                LUA_POST.format(token=tokens["customer"], body=body),
+                LUA_POST.format(tokens=",".join(f'"{t}"' for t in tokens["customers"]), body=body),
             ),
         ]
         print(f"gunicorn {WORKERS} sync workers, PostgreSQL, {SECONDS}s per run, wrk")
