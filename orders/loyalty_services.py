@@ -19,12 +19,15 @@ def reward_issue_voucher_settled(*, voucher: Voucher) -> None:
     if voucher.points_spent <= 0:
         return
     reference = f"voucher:{voucher.pk}"
+    # A group redemption held the points in the group's pool: settle them there.
+    group = voucher.issue.group if voucher.issue_id is not None else None
     if voucher.status == Voucher.Status.ISSUED:
         points.points_capture(
             customer=voucher.customer,
             points=voucher.points_spent,
             reason="vendor voucher issued",
             reference=reference,
+            group=group,
         )
     elif voucher.status == Voucher.Status.FAILED:
         points.points_release(
@@ -32,4 +35,5 @@ def reward_issue_voucher_settled(*, voucher: Voucher) -> None:
             points=voucher.points_spent,
             reason="vendor voucher failed",
             reference=reference,
+            group=group,
         )
