@@ -84,10 +84,12 @@ def voucher_code_generate() -> str:
 
 
 def enqueue_voucher_fulfilment(voucher_ids: list[int]) -> None:
-    """Entry point for the background-work issue: hand pending vendor vouchers to the Celery
-    fulfilment task. Called with transaction.on_commit, so a task never sees an uncommitted
-    voucher. A no-op for now; the periodic sweep planned there also catches anything a lost
-    message would miss."""
+    """Hand pending vendor vouchers to the Celery fulfilment task (orders.fulfilment). Call it
+    with transaction.on_commit, so a task never sees an uncommitted voucher. Never raises: a
+    voucher whose task could not be sent is re-sent by the periodic pending sweep."""
+    from .fulfilment import vouchers_enqueue  # fulfilment imports this module
+
+    vouchers_enqueue(voucher_ids=voucher_ids)
 
 
 def _validation_error(message: str, errors: dict[str, list[str]]) -> ApplicationError:

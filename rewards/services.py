@@ -20,6 +20,7 @@ from django.utils import timezone
 from config.api.errors import ApplicationError
 
 from . import vendor_secrets
+from .alerts import low_stock_check, low_stock_rearm
 from .models import PoolCode, Reward, Sku, StockMovement, Vendor
 from .selectors import pool_codes_free_count
 
@@ -88,6 +89,8 @@ def reward_stock_take(
             reference=reference,
             actor=actor,
         )
+        # Under the reward's row lock: one alert per crossing, however many orders race.
+        low_stock_check(reward=reward)
     return locked
 
 
@@ -158,6 +161,9 @@ def reward_stock_adjust(
         reward=locked, delta=delta, qty_after=new_qty, reason=reason, note=note, actor=actor
     )
     locked.refresh_from_db()
+    if delta > 0:
+        low_stock_rearm(reward=locked)  # a restock above the threshold re-arms the alert
+    low_stock_check(reward=locked)
     return locked
 
 

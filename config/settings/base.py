@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -118,6 +119,61 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=120)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=100)
 CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A publish during a broker outage gives up quickly instead of holding the web request: the order
+# is committed already and the pending-voucher sweep sends the task later.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+
+# Vendor fulfilment (orders/fulfilment.py, orders/tasks.py; docs/background.md).
+# A vendor call's timeout is the vendor's own, capped here so that it always ends inside the
+# fulfilment task's soft time limit (the hard limit then leaves time to record the answer).
+VENDOR_CALL_TIMEOUT_MAX = env.int("VENDOR_CALL_TIMEOUT_MAX", default=30)
+VOUCHER_FULFIL_SOFT_TIME_LIMIT = 60
+VOUCHER_FULFIL_TIME_LIMIT = 75
+# Retry delays (base * 2^n with jitter, per vendor) never exceed this, whatever a vendor's
+# backoff_max_seconds says: the broker's visibility timeout below is computed from it.
+VOUCHER_RETRY_DELAY_MAX = env.int("VOUCHER_RETRY_DELAY_MAX", default=600)
+# The sweep re-sends vouchers still pending this long after their last task was sent and their
+# last vendor call. Longer than the largest retry delay plus a task's time limit
+# (600 + 75 = 675 s < 900 s), so it never races a retry that is merely waiting its turn.
+VOUCHER_PENDING_SWEEP_AFTER = env.int("VOUCHER_PENDING_SWEEP_AFTER", default=900)
+# With Redis, a message a worker has taken but not acknowledged (late ack) goes back to the queue
+# after the visibility timeout. A retry waits out its countdown inside a worker unacknowledged,
+# then runs, so the timeout must exceed the largest retry delay plus the longest task:
+#   VOUCHER_RETRY_DELAY_MAX 600 s + CELERY_TASK_TIME_LIMIT 120 s (the longest limit) = 720 s,
+# else Redis would hand a running or waiting task to a second worker. 3600 s leaves room for a
+# backlog in front of a due retry. A redelivery after a crash waits this long, which is why the
+# sweep exists; tests/background checks the inequality.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    "socket_connect_timeout": 2,
+}
+# The worker runs these; `celery -A config beat` sends them (one beat per deployment).
+CELERY_BEAT_SCHEDULE = {
+    "vouchers-pending-sweep": {
+        "task": "orders.tasks.vouchers_pending_sweep",
+        "schedule": 60.0,
+    },
+    "vouchers-expire": {
+        "task": "orders.tasks.vouchers_expire",
+        "schedule": crontab(minute=5),
+    },
+    "idempotency-keys-purge": {
+        "task": "orders.tasks.idempotency_keys_purge",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "low-stock-alert-emails-sweep": {
+        "task": "rewards.tasks.low_stock_alert_emails_sweep",
+        "schedule": 300.0,
+    },
+}
+# Idempotency-Key records are purged daily once older than this (the contract keeps 24 h).
+IDEMPOTENCY_KEY_RETENTION_HOURS = env.int("IDEMPOTENCY_KEY_RETENTION_HOURS", default=48)
 
 # --- Auth and tokens -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
