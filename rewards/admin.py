@@ -18,7 +18,8 @@ from django.utils.html import format_html, format_html_join
 
 from config.api.errors import ApplicationError
 
-from .models import Brand, Reward, Sku, StockMovement, Vendor
+from .admin_catalog import CatalogImportExportAdminMixin
+from .models import Brand, LowStockAlert, Reward, Sku, StockMovement, Vendor
 from .selectors import (
     pool_codes_free_count,
     reward_low_stock_q,
@@ -231,7 +232,7 @@ class PoolCodesUploadForm(forms.Form):
 
 
 @admin.register(Reward)
-class RewardAdmin(admin.ModelAdmin):
+class RewardAdmin(CatalogImportExportAdminMixin, admin.ModelAdmin):
     form = RewardAdminForm
     list_display = (
         "name",
@@ -240,16 +241,23 @@ class RewardAdmin(admin.ModelAdmin):
         "brand",
         "denomination_value",
         "stock",
+        "low_stock",
         "qty_trigger_limit",
         "status",
         "fulfilment",
     )
-    list_filter = ("status", "fulfilment", StockFilter, "company")
+    list_filter = (
+        "status",
+        "fulfilment",
+        StockFilter,
+        ("brand", admin.RelatedOnlyFieldListFilter),
+        "company",
+    )
     search_fields = ("name", "key", "brand__name", "skus__code")
     list_select_related = ("brand", "company")
     autocomplete_fields = ("brand",)
     inlines = [SkuInline]
-    actions = ["activate", "deactivate", "adjust_stock"]
+    actions = ["activate", "deactivate", "adjust_stock", "export_catalog"]
     fieldsets = (
         (None, {"fields": ("company", "brand", "key", "name", "description")}),
         (
@@ -307,6 +315,19 @@ class RewardAdmin(admin.ModelAdmin):
     @admin.display(description="stock", ordering="qty")
     def stock(self, obj: Reward) -> str:
         return "unlimited" if obj.qty is None else str(obj.qty)
+
+    @admin.display(description="low stock")
+    def low_stock(self, obj: Reward) -> str:
+        """A marker for limited rewards at or below their alert threshold (reward_low_stock_q)."""
+        if obj.qty is None or obj.qty > obj.qty_trigger_limit:
+            return ""
+        label = "out of stock" if obj.qty == 0 else "low"
+        return format_html(
+            '<span class="low-stock" style="color: #ba2121; font-weight: bold" title="{}">'
+            "&#9660; {}</span>",
+            f"{obj.qty} left, alert at {obj.qty_trigger_limit}",
+            label,
+        )
 
     @admin.display(description="unassigned pool codes")
     def pool_codes_left(self, obj: Reward) -> str:
@@ -368,7 +389,25 @@ class RewardAdmin(admin.ModelAdmin):
             reward_status_set(reward=reward, status=Reward.Status.INACTIVE)
         self.message_user(request, f"{queryset.count()} deactivated.")
 
-    @admin.action(description="Adjust stock (one reward)…")
+    def has_adjust_stock_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A stock change is a movement row: adding one is what the permission grants.
+        return self.has_change_permission(request, obj) and request.user.has_perm(
+            "rewards.add_stockmovement"
+        )
+
+    def has_pool_upload_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_change_permission(request, obj) and request.user.has_perm(
+            "rewards.add_poolcode"
+        )
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        context["can_adjust_stock"] = self.has_adjust_stock_permission(request)
+        context["can_upload_pool_codes"] = self.has_pool_upload_permission(request)
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    @admin.action(description="Adjust stock (one reward)…", permissions=["adjust_stock"])
     def adjust_stock(self, request: HttpRequest, queryset: QuerySet[Reward]) -> HttpResponse | None:
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one reward to adjust.", messages.WARNING)
@@ -417,6 +456,8 @@ class RewardAdmin(admin.ModelAdmin):
         return TemplateResponse(request, f"admin/rewards/reward/{template}", context)
 
     def adjust_stock_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_adjust_stock_permission(request):
+            raise PermissionDenied
         reward = self._reward_for_change(request, object_id)
         if reward is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
@@ -440,6 +481,8 @@ class RewardAdmin(admin.ModelAdmin):
         return self._render(request, reward, "adjust_stock.html", f"Adjust stock: {reward}", form)
 
     def pool_codes_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_pool_upload_permission(request):
+            raise PermissionDenied
         reward = self._reward_for_change(request, object_id)
         if reward is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
@@ -539,3 +582,38 @@ class VendorAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Vendor, form: Any, change: bool) -> None:
         vendor_save(vendor=obj, api_key=form.cleaned_data.get("api_key") or None)
+
+
+@admin.register(LowStockAlert)
+class LowStockAlertAdmin(admin.ModelAdmin):
+    """Low-stock alerts as they were raised (and resolved by a restock): read-only, written by
+    the stock services and the alerting task."""
+
+    list_display = (
+        "raised_at",
+        "reward",
+        "company",
+        "qty_at_alert",
+        "threshold",
+        "state",
+        "emailed_at",
+        "resolved_at",
+        "stock_now",
+    )
+    list_filter = ("state", "company")
+    search_fields = ("reward__name", "reward__key")
+    list_select_related = ("reward__brand", "company")
+    date_hierarchy = "raised_at"
+
+    @admin.display(description="stock now", ordering="reward__qty")
+    def stock_now(self, obj: LowStockAlert) -> str:
+        return "unlimited" if obj.reward.qty is None else str(obj.reward.qty)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
