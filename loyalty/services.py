@@ -10,14 +10,22 @@ second: two members of one group queue on the group row, never in a cycle.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
+import secrets
 from decimal import ROUND_FLOOR, Decimal
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from config.api.errors import ApplicationError
 from customers.models import Customer
 
-from .models import CustomerGroup, PointsLedgerEntry
+from .models import CustomerGroup, PointsLedgerEntry, ValidationCode
 
 Kind = PointsLedgerEntry.Kind
 
@@ -213,3 +221,121 @@ def points_adjust(
         actor=actor,
         group=group,
     )
+
+
+# --- Validation codes (issue calls made without skip_validation=true) ------------------------
+
+VALIDATION_CODE_DIGITS = 6
+
+
+def validation_code_ttl() -> dt.timedelta:
+    return dt.timedelta(seconds=getattr(settings, "LOYALTY_VALIDATION_CODE_TTL_SECONDS", 600))
+
+
+def _validation_code_max_attempts() -> int:
+    return getattr(settings, "LOYALTY_VALIDATION_CODE_MAX_ATTEMPTS", 5)
+
+
+def _validation_codes_per_hour() -> int:
+    return getattr(settings, "LOYALTY_VALIDATION_CODES_PER_HOUR", 5)
+
+
+def validation_code_digest(*, customer_id: int, code: str) -> str:
+    """HMAC of the code, keyed by SECRET_KEY and bound to the customer: the table alone (a
+    backup, a read replica) does not reveal codes, and a digest is useless for another customer."""
+    message = f"{customer_id}:{code.strip()}".encode()
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _invalid_code(message: str) -> ApplicationError:
+    return ApplicationError(message, type="validation_code_invalid", status=422)
+
+
+@transaction.atomic
+def validation_code_send(*, customer: Customer) -> ValidationCode:
+    """Make a new code for `customer`, retire their earlier live ones, and e-mail it after commit.
+    At most LOYALTY_VALIDATION_CODES_PER_HOUR codes an hour per customer (rate_limited, 429)."""
+    if not customer.email:
+        raise ApplicationError(
+            "The customer has no e-mail address to send a validation code to",
+            type="validation_error",
+            status=422,
+            errors={"email": ["the customer has no e-mail address"]},
+        )
+    locked = customer_lock(customer_id=customer.pk)  # serialises sends: the hourly count holds
+    now = timezone.now()
+    recent = ValidationCode.objects.filter(
+        customer=locked, created_at__gte=now - dt.timedelta(hours=1)
+    ).count()
+    if recent >= _validation_codes_per_hour():
+        raise ApplicationError(
+            "Too many validation codes requested; try again later", type="rate_limited", status=429
+        )
+    ValidationCode.objects.filter(customer=locked, used_at__isnull=True, expires_at__gt=now).update(
+        expires_at=now
+    )
+    code = f"{secrets.randbelow(10**VALIDATION_CODE_DIGITS):0{VALIDATION_CODE_DIGITS}d}"
+    ttl = validation_code_ttl()
+    record = ValidationCode.objects.create(
+        company_id=locked.company_id,
+        customer=locked,
+        digest=validation_code_digest(customer_id=locked.pk, code=code),
+        expires_at=now + ttl,
+    )
+    minutes = max(1, int(ttl.total_seconds() // 60))
+    email = locked.email
+
+    def send() -> None:
+        send_mail(
+            subject="Your validation code",
+            message=f"Your validation code is {code}. It is valid for {minutes} minutes.",
+            from_email=None,
+            recipient_list=[email],
+        )
+
+    # After commit: no e-mail for a code that was rolled back.
+    transaction.on_commit(send)
+    return record
+
+
+def validation_code_verify(*, customer: Customer, code: str) -> int:
+    """Check `code` against the customer's latest code and return its id; raise
+    validation_code_invalid (422) when it is wrong, expired, used or out of attempts. A wrong
+    code counts an attempt, committed here even though the call then fails. The code is used up
+    only by validation_code_consume, inside the transaction that issues."""
+    failure: ApplicationError | None = None
+    with transaction.atomic():
+        record = (
+            ValidationCode.objects.select_for_update()
+            .filter(customer=customer)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        now = timezone.now()
+        if record is None:
+            failure = _invalid_code("No validation code was sent to this customer")
+        elif record.used_at is not None:
+            failure = _invalid_code("The validation code was already used")
+        elif record.expires_at <= now:
+            failure = _invalid_code("The validation code has expired")
+        elif record.attempts >= _validation_code_max_attempts():
+            failure = _invalid_code("Too many wrong attempts; request a new validation code")
+        elif not hmac.compare_digest(
+            record.digest, validation_code_digest(customer_id=customer.pk, code=str(code))
+        ):
+            ValidationCode.objects.filter(pk=record.pk).update(attempts=F("attempts") + 1)
+            failure = _invalid_code("The validation code is wrong")
+    if failure is not None:
+        raise failure
+    assert record is not None
+    return record.pk
+
+
+def validation_code_consume(*, code_id: int) -> None:
+    """Use the code up, inside the caller's transaction (the issue's): if the issue is refused
+    and rolls back, the code stays usable. Of two calls racing with one code, one wins."""
+    used = ValidationCode.objects.filter(
+        pk=code_id, used_at__isnull=True, expires_at__gt=timezone.now()
+    ).update(used_at=timezone.now())
+    if used != 1:
+        raise _invalid_code("The validation code was already used or has expired")

@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 class LoyaltyCode(IntEnum):
     OK = 200
     PENDING = 202  # a reward still waiting on its vendor
+    PARTIALLY_ISSUED = 207  # issue call: some rewards issued, others failed (each says why)
     INVALID_REQUEST = 1001
     INVALID_STORE = 1002
     UNKNOWN_BRAND = 1003
@@ -51,8 +52,11 @@ class LoyaltyCode(IntEnum):
     INVALID_QUANTITY = 1026
     ORG_NOT_IN_SCOPE = 1027
     DUPLICATE_REQUEST = 1028
+    NOTHING_ISSUED = 1029  # issue call: every reward failed (each says why)
     VALIDATION_CODE_INVALID = 1030
     GROUP_NOT_FOUND = 1031
+    NOT_PAYABLE = 1032  # the reward has no points price (no points_cost / conversion ratio)
+    NOT_REDEEMABLE = 1033  # is-redeemable: a reward of the set cannot be issued now
 
 
 # ApplicationError.type (shared with the Partner API) → the Loyalty API's numeric code.
@@ -71,6 +75,8 @@ CODE_FOR_TYPE: dict[str, LoyaltyCode] = {
     "org_not_in_scope": LoyaltyCode.ORG_NOT_IN_SCOPE,
     "validation_code_invalid": LoyaltyCode.VALIDATION_CODE_INVALID,
     "group_not_found": LoyaltyCode.GROUP_NOT_FOUND,
+    "duplicate_request": LoyaltyCode.DUPLICATE_REQUEST,
+    "not_payable": LoyaltyCode.NOT_PAYABLE,
     "not_authenticated": LoyaltyCode.UNAUTHORIZED,
     "invalid_token": LoyaltyCode.UNAUTHORIZED,
     "token_revoked": LoyaltyCode.UNAUTHORIZED,
