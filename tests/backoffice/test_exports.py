@@ -1,0 +1,250 @@
+"""Finance exports: the rows, the admin's CSV/XLSX of the filtered order list, and the
+`export_orders` command."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from django.core.management import CommandError, call_command
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from orders.exports import HEADER, order_export_rows
+from orders.models import Order, Voucher
+from tests.factories import CustomerFactory
+from tests.orders.factories import reward_with_sku
+
+from .conftest import place_order
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:orders_order_changelist")
+EXPORT_CSV = reverse("admin:orders_order_export", args=["csv"])
+EXPORT_XLSX = reverse("admin:orders_order_export", args=["xlsx"])
+
+
+def at(day: str, hour: int = 12) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour)))
+
+
+def expected_rows(orders, *, show_codes: bool) -> list[list[str]]:
+    """The export's rows rebuilt from the models, one by one, as CSV text."""
+    rows = []
+    for order in sorted(orders, key=lambda o: (o.created_at, o.pk)):
+        vouchers = list(Voucher.objects.filter(order=order).select_related("line_item", "reward"))
+        vouchers.sort(key=lambda v: v.pk)
+        for index, voucher in enumerate(vouchers or [None]):
+            code = ""
+            if voucher is not None:
+                code = voucher.code if show_codes else voucher.code[:4] + "…"
+            rows.append(
+                [
+                    order.public_id,
+                    order.order_timestamp.astimezone(dt.UTC).isoformat(),
+                    order.company.client_id,
+                    "",
+                    order.customer.mobile,
+                    voucher.line_item.sku if voucher else "",
+                    voucher.reward.key if voucher else "",
+                    format(voucher.denomination_value, "f") if voucher else "",
+                    code,
+                    voucher.status if voucher else "",
+                    order.status,
+                    str(order.points_earned if index == 0 else 0),
+                    str(voucher.points_spent if voucher else 0),
+                ]
+            )
+    return rows
+
+
+def read_csv(response) -> list[list[str]]:
+    assert isinstance(response, StreamingHttpResponse)
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == list(HEADER)
+    return rows[1:]
+
+
+@pytest.fixture
+def shop(tenant, other_tenant, customer, seeds, oats):
+    """Orders of two companies on three days; one order earned no voucher."""
+    other_customer = CustomerFactory(company=other_tenant.company)
+    reward_with_sku(other_tenant.company, "BIGCITY Seeds", denomination_value=Decimal("10"))
+    return {
+        "early": place_order(customer, ("BIGCITY Seeds", 1), created_at=at("2026-03-01")),
+        "mixed": place_order(
+            customer, ("BIGCITY Seeds", 2), ("BIGCITY Oats", 1), created_at=at("2026-03-02")
+        ),
+        "none": place_order(customer, ("NOT A SKU", 1), created_at=at("2026-03-02", 18)),
+        "late": place_order(customer, ("BIGCITY Oats", 1), created_at=at("2026-03-04")),
+        "other": place_order(other_customer, ("BIGCITY Seeds", 1), created_at=at("2026-03-02")),
+    }
+
+
+def test_one_row_per_voucher_and_one_for_an_order_without_voucher(shop):
+    orders = Order.objects.filter(pk__in=[shop["mixed"].pk, shop["none"].pk])
+    rows = list(order_export_rows(orders=orders, show_codes=True))
+
+    assert len(rows) == 4  # three vouchers, and the order that earned none
+    mixed = shop["mixed"]
+    # The order's points on its first row only: the column adds up to what was earned.
+    assert [r[HEADER.index("points_earned")] for r in rows[:3]] == [mixed.points_earned, 0, 0]
+    assert mixed.points_earned == 15
+    assert [r[HEADER.index("sku")] for r in rows[:3]] == [
+        "BIGCITY Seeds",
+        "BIGCITY Seeds",
+        "BIGCITY Oats",
+    ]
+    empty = rows[3]
+    assert empty[0] == shop["none"].public_id
+    assert empty[HEADER.index("voucher_code")] == "" and empty[HEADER.index("sku")] == ""
+    assert empty[HEADER.index("points_earned")] == shop["none"].points_earned == 5
+
+
+def test_admin_csv_exports_the_filtered_list_streamed_with_masked_codes(
+    finance_client, shop, tenant
+):
+    params = {
+        "company__id__exact": tenant.company.pk,
+        "created_at__from": "2026-03-02",
+        "created_at__to": "2026-03-02",  # inclusive: the whole day
+    }
+    listed = finance_client.get(CHANGELIST, params).context["cl"].result_list
+    assert {o.pk for o in listed} == {shop["mixed"].pk, shop["none"].pk}
+
+    response = finance_client.get(EXPORT_CSV, params)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="orders-')
+    assert read_csv(response) == expected_rows([shop["mixed"], shop["none"]], show_codes=False)
+
+
+def test_admin_csv_follows_status_and_search_too(super_client, shop, customer):
+    Order.objects.filter(pk=shop["late"].pk).update(status=Order.Status.FAILED)
+    rows = read_csv(super_client.get(EXPORT_CSV, {"status__exact": "failed"}))
+    shop["late"].refresh_from_db()
+    assert rows == expected_rows([shop["late"]], show_codes=True)
+
+    rows = read_csv(super_client.get(EXPORT_CSV, {"q": shop["early"].public_id}))
+    assert rows == expected_rows([shop["early"]], show_codes=True)
+
+
+def test_admin_xlsx_holds_the_same_rows(finance_client, shop, tenant):
+    response = finance_client.get(EXPORT_XLSX, {"company__id__exact": tenant.company.pk})
+    assert response.status_code == 200
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    sheet = workbook.worksheets[0]
+    values = list(sheet.iter_rows(values_only=True))
+    assert values[0][1] == "order_timestamp (UTC)"
+    expected = expected_rows(
+        [shop["early"], shop["mixed"], shop["none"], shop["late"]], show_codes=False
+    )
+    assert [row[0] for row in values[1:]] == [row[0] for row in expected]
+    assert [row[HEADER.index("voucher_code")] or "" for row in values[1:]] == [
+        row[HEADER.index("voucher_code")] for row in expected
+    ]
+    stamp = values[1][1]  # a real date-time cell, UTC; Excel keeps milliseconds
+    expected_stamp = shop["early"].order_timestamp.astimezone(dt.UTC).replace(tzinfo=None)
+    assert abs(stamp - expected_stamp) < dt.timedelta(milliseconds=1)
+
+
+def test_export_action_exports_the_selected_orders(finance_client, shop):
+    response = finance_client.post(
+        CHANGELIST, {"action": "export_selected_csv", "_selected_action": [shop["late"].pk]}
+    )
+    assert read_csv(response) == expected_rows([shop["late"]], show_codes=False)
+
+
+def test_an_invalid_date_in_the_filter_is_refused_not_exported(finance_client, shop):
+    response = finance_client.get(EXPORT_CSV, {"created_at__from": "yesterday"})
+    assert response.status_code == 302 and response["Location"].endswith("?e=1")
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_is_defused(super_client, tenant, customer):
+    reward_with_sku(tenant.company, "=HYPERLINK(1)")
+    order = place_order(customer, ("=HYPERLINK(1)", 1))
+    rows = read_csv(super_client.get(EXPORT_CSV))
+    assert rows[0][HEADER.index("sku")] == "'=HYPERLINK(1)"
+    assert order.line_items.get().sku == "=HYPERLINK(1)"  # the data itself is untouched
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def run_export(*args: str, stdout=None) -> str:
+    out = stdout or io.StringIO()
+    call_command("export_orders", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_command_writes_the_csv_of_a_date_range_and_company(shop, tenant, tmp_path):
+    path = tmp_path / "orders.csv"
+    message = run_export(
+        "--from",
+        "2026-03-01",
+        "--to",
+        "2026-03-02",
+        "--company",
+        tenant.company.client_id,
+        "--output",
+        str(path),
+    )
+    expected = expected_rows([shop["early"], shop["mixed"], shop["none"]], show_codes=False)
+    rows = list(csv.reader(io.StringIO(path.read_text())))
+    assert rows == [list(HEADER), *expected]
+    assert message.strip() == f"{len(expected)} rows written to {path}"
+
+
+def test_command_shows_codes_only_when_asked(shop):
+    masked = run_export("--from", "2026-03-04", "--to", "2026-03-04")
+    whole = run_export("--from", "2026-03-04", "--to", "2026-03-04", "--show-codes")
+    code = shop["late"].vouchers.get().code
+    assert code not in masked and code[:4] + "…" in masked
+    assert code in whole
+    assert list(csv.reader(io.StringIO(whole)))[1:] == expected_rows(
+        [shop["late"]], show_codes=True
+    )
+
+
+def test_command_writes_xlsx(shop, tmp_path):
+    path = tmp_path / "orders.xlsx"
+    run_export(
+        "--from", "2026-03-01", "--to", "2026-03-31", "--format", "xlsx", "--output", str(path)
+    )
+    sheet = openpyxl.load_workbook(path).worksheets[0]
+    assert sheet.max_row == 1 + 7  # header; 1 + 3 + 1 + 1 vouchers and the order with none
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_command_draws_a_progress_bar_only_on_a_terminal(shop, tmp_path):
+    path = str(tmp_path / "orders.csv")
+    on_terminal = run_export(
+        "--from", "2026-03-01", "--to", "2026-03-31", "--output", path, stdout=FakeTerminal()
+    )
+    assert "[##############################] 100% 7/7 rows" in on_terminal
+    piped = run_export("--from", "2026-03-01", "--to", "2026-03-31", "--output", path)
+    assert "[" not in piped and "rows written" in piped
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from", "2026-03-05", "--to", "2026-03-01"], "--to is before --from"),
+        (["--from", "2026-03-01", "--to", "2026-03-05", "--company", "nobody"], "No company"),
+        (["--from", "March", "--to", "2026-03-05"], "is not a date"),
+    ],
+)
+def test_command_refuses_bad_arguments(db, args, message):
+    with pytest.raises(CommandError, match=message):
+        run_export(*args)
