@@ -120,7 +120,7 @@ def reward_refusal(*, reward: Reward, customer: Customer, now: dt.datetime | Non
     if not in_segment(reward=reward, customer=customer):
         raise Refusal("not_in_segment", "The customer is not in a segment this reward is for")
     if reward.fulfilment == Reward.Fulfilment.VENDOR and (
-        reward.vendor_id is None or not reward.vendor.is_active
+        reward.vendor_id is None or not reward.vendor.is_active or not reward.vendor_product_code
     ):
         raise Refusal("vendor_failed", "The reward's vendor is not available")
 

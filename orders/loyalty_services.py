@@ -124,6 +124,12 @@ def _call_check(*, items: Sequence[IssueItem], custom_fields: dict[str, Any]) ->
         )
     seen: set[str] = set()
     for i, item in enumerate(items):
+        if len({**custom_fields, **item.custom_fields}) > MAX_CUSTOM_FIELDS:
+            raise _invalid(
+                f"At most {MAX_CUSTOM_FIELDS} custom fields per reward",
+                {f"rewards[{i}].customFields": [f"with the call's, at most {MAX_CUSTOM_FIELDS}"]},
+            )
+        custom_fields_check(item.custom_fields, where=f"rewards[{i}].customFields")
         if item.request_id is None:
             continue
         if not 1 <= len(item.request_id) <= REQUEST_ID_MAX:
@@ -136,11 +142,6 @@ def _call_check(*, items: Sequence[IssueItem], custom_fields: dict[str, Any]) ->
                 {f"rewards[{i}].requestId": ["repeated within the call"]},
             )
         seen.add(item.request_id)
-        if len({**custom_fields, **item.custom_fields}) > MAX_CUSTOM_FIELDS:
-            raise _invalid(
-                f"At most {MAX_CUSTOM_FIELDS} custom fields per reward",
-                {f"rewards[{i}].customFields": [f"with the call's, at most {MAX_CUSTOM_FIELDS}"]},
-            )
 
 
 def _fulfilment_statuses(
@@ -636,7 +637,11 @@ def reward_issue_voucher_settled(*, voucher: Voucher) -> None:
 def _reward_issue_refresh(*, issue_id: int) -> RewardIssue:
     """Recompute a vendor issue's status from its vouchers (under the issue's row lock: two of
     its vouchers may settle at once in two workers)."""
-    issue = RewardIssue.objects.select_for_update().select_related("reward").get(pk=issue_id)
+    issue = (
+        RewardIssue.objects.select_for_update(of=("self",))
+        .select_related("reward")
+        .get(pk=issue_id)
+    )
     states = list(issue.vouchers.values_list("status", "points_spent"))
     issued = [p for s, p in states if s in (Voucher.Status.ISSUED, Voucher.Status.REDEEMED)]
     if not states or issue.status == RewardIssue.Status.FAILED:
@@ -679,7 +684,7 @@ def reward_issue_fulfilment_set(
     SHIPPED, ...), keeping any other fulfilment details sent. 404 for another company's issue;
     validation_error for an unknown status or a failed issue."""
     issue = (
-        RewardIssue.objects.select_for_update()
+        RewardIssue.objects.select_for_update(of=("self",))
         .select_related("reward")
         .filter(company=company, pk=issue_id)
         .first()
