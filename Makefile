@@ -41,8 +41,10 @@ format: install ## Format the code with ruff
 bench: install ## Benchmark the partner API under gunicorn on PostgreSQL (see bench/README.md)
 	scripts/with-services $(PY) bench/api_bench.py
 
-worker: install ## Run a Celery worker (needs REDIS_URL)
-	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=$${CONCURRENCY:-4}
+worker: install ## Run a Celery worker (needs REDIS_URL; see docs/background.md)
+	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=$${CONCURRENCY:-4} \
+		--hostname=$${WORKER_NAME:-worker}@%h
 
-beat: install ## Run Celery beat, the periodic scheduler (one per deployment; needs REDIS_URL)
-	$(VENV)/bin/celery -A config beat --loglevel=INFO
+beat: install ## Run Celery beat, the periodic scheduler (exactly one per deployment; needs REDIS_URL)
+	$(VENV)/bin/celery -A config beat --loglevel=INFO \
+		--schedule=$${BEAT_SCHEDULE_FILE:-$(VENV)/celerybeat-schedule}
