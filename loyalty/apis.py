@@ -354,7 +354,21 @@ class ValidationCodeSendApi(LoyaltyApi):
         email = IdentifierField(required=False, allow_null=True, max_length=254)
         externalId = IdentifierField(required=False, allow_null=True, max_length=100)
 
-    @extend_schema(request=InputSerializer, parameters=[CUSTOMER_QUERY[0]], tags=["loyalty"])
+    class OutputSerializer(serializers.Serializer):
+        class StatusSerializer(serializers.Serializer):
+            success = serializers.BooleanField()
+            code = serializers.IntegerField()
+            message = serializers.CharField()
+
+        status = StatusSerializer()
+        expiresInSeconds = serializers.IntegerField()
+
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[CUSTOMER_QUERY[0]],
+        responses={200: OutputSerializer},
+        tags=["loyalty"],
+    )
     def post(self, request: Request) -> Response:
         data = validated(self.InputSerializer, request)
         resolve_store(request)

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
 from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
@@ -339,3 +340,37 @@ def validation_code_consume(*, code_id: int) -> None:
     ).update(used_at=timezone.now())
     if used != 1:
         raise _invalid_code("The validation code was already used or has expired")
+
+
+# --- Customer groups (the back-office) ------------------------------------------------------
+
+GROUP_FIELDS = ("company", "name", "external_id", "primary_customer")
+
+
+@transaction.atomic
+def customer_group_save(
+    *, group: CustomerGroup, members: Iterable[Customer] | None = None
+) -> CustomerGroup:
+    """Save a group's name, external id, primary member and (when given) members. Never its
+    points: they move only through the ledger, and writing counters read earlier would undo a
+    concurrent change (so only the listed columns are written). Everyone in the group belongs
+    to its company; the primary member is a member."""
+    people = list(members) if members is not None else None
+    strangers = [
+        c for c in [group.primary_customer, *(people or [])] if c.company_id != group.company_id
+    ]
+    if strangers:
+        raise ApplicationError(
+            "Group members must be customers of the group's company",
+            type="validation_error",
+            errors={"members": [str(c) for c in strangers]},
+        )
+    if group.pk is None:
+        group.points_balance = group.points_held = 0
+        group.save()
+    else:
+        group.save(update_fields=GROUP_FIELDS)
+    if people is not None:
+        group.members.set(people)
+    group.members.add(group.primary_customer)
+    return group

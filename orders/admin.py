@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
 from .admin_exports import DateRangeListFilter, OrderExportAdminMixin
 from .exports import mask_code
-from .models import LineItem, Order, Voucher
+from .models import FulfilmentStatus, LineItem, Order, RewardIssue, Voucher
 
 CODES_PERMISSION = "orders.view_voucher_codes"
 
@@ -148,3 +149,107 @@ class VoucherAdmin(ReadOnlyAdminMixin, VoucherCodeMixin, admin.ModelAdmin):
         # Searching by code would let anyone confirm a guessed code exists: only those who may
         # see codes anyway.
         return (*fields, "=code") if request.user.has_perm(CODES_PERMISSION) else fields
+
+
+# --- Loyalty issue call: fulfilment statuses and issued rewards --------------------------------
+
+
+@admin.register(FulfilmentStatus)
+class FulfilmentStatusAdmin(admin.ModelAdmin):
+    """A company's own fulfilment stages (BOOKED, SHIPPED, DELIVERED, ...)."""
+
+    list_display = ("name", "company", "position")
+    list_filter = ("company",)
+    search_fields = ("name",)
+    list_select_related = ("company",)
+    ordering = ("company", "position", "name")
+
+
+class RewardIssueForm(forms.ModelForm):
+    class Meta:
+        model = RewardIssue
+        fields = ("fulfilment_status",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only the issuing company's own statuses.
+        field = self.fields["fulfilment_status"]
+        field.queryset = FulfilmentStatus.objects.filter(company_id=self.instance.company_id)
+
+    def clean_fulfilment_status(self) -> Any:
+        status = self.cleaned_data.get("fulfilment_status")
+        if status is None and self.instance.fulfilment_status_id is not None:
+            raise forms.ValidationError("A fulfilment status cannot be cleared.")
+        if status is not None and self.instance.status == RewardIssue.Status.FAILED:
+            raise forms.ValidationError("A reward that was not issued has no fulfilment.")
+        return status
+
+
+@admin.register(RewardIssue)
+class RewardIssueAdmin(admin.ModelAdmin):
+    """Rewards issued with points through the Loyalty API. Read-only but for the fulfilment
+    status, which is set through the same service as the API's fulfillment call."""
+
+    form = RewardIssueForm
+    list_display = (
+        "id",
+        "company",
+        "org",
+        "customer",
+        "reward",
+        "status",
+        "result_code",
+        "quantity",
+        "points",
+        "group",
+        "fulfilment_status",
+        "created_at",
+    )
+    list_filter = ("status", "company", "fulfilment_status", "created_at")
+    search_fields = ("=request_id", "=transaction_number", "=customer__mobile")
+    list_select_related = (
+        "company",
+        "org",
+        "customer",
+        "reward__brand",
+        "group",
+        "fulfilment_status",
+    )
+    show_full_result_count = False
+    readonly_fields = (
+        "company",
+        "org",
+        "customer",
+        "reward",
+        "store_code",
+        "request_id",
+        "requested_quantity",
+        "quantity",
+        "points",
+        "status",
+        "result_code",
+        "message",
+        "transaction_number",
+        "notes",
+        "event_log_id",
+        "custom_fields",
+        "group",
+        "fulfilment_updated_at",
+        "response",
+        "created_at",
+    )
+    fields = ("fulfilment_status", *readonly_fields)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: RewardIssue, form: Any, change: bool) -> None:
+        from .loyalty_services import reward_issue_fulfilment_set
+
+        if "fulfilment_status" in form.changed_data and obj.fulfilment_status is not None:
+            reward_issue_fulfilment_set(
+                company=obj.company, issue_id=obj.pk, status=obj.fulfilment_status.name
+            )

@@ -43,13 +43,21 @@ from .loyalty_selectors import (
     reward_issue_get,
     vouchers_by_brand,
 )
-from .loyalty_serializers import BrandVoucherSerializer
+from .loyalty_serializers import (
+    BrandVoucherSerializer,
+    LoyaltyErrorSerializer,
+    RewardIssueDetailOutputSerializer,
+    RewardIssueOutputSerializer,
+    VouchersByBrandOutputSerializer,
+)
 from .loyalty_services import (
     MAX_REWARDS_PER_CALL,
     IssueItem,
     reward_issue_bulk,
     reward_issue_fulfilment_set,
 )
+
+ERRORS = dict.fromkeys((400, 401, 403, 404, 422, 429), LoyaltyErrorSerializer)
 
 
 def _bad_query(name: str, message: str) -> ApplicationError:
@@ -71,6 +79,7 @@ class VouchersByBrandApi(LoyaltyApi):
             OpenApiParameter("page", int, description="0-based, default 0"),
             *SCOPE_HEADERS,
         ],
+        responses={200: VouchersByBrandOutputSerializer, **ERRORS},
         tags=["loyalty"],
     )
     def get(self, request: Request, brand: str) -> Response:
@@ -162,6 +171,7 @@ class RewardIssueApi(LoyaltyApi):
             ),
             *SCOPE_HEADERS,
         ],
+        responses={200: RewardIssueOutputSerializer, **ERRORS},
         tags=["loyalty"],
     )
     def post(self, request: Request) -> Response:
@@ -201,7 +211,11 @@ class RewardIssueDetailApi(LoyaltyApi):
     """GET v1/user/rewards/{transactionId}: an issued reward's answer as it stands now (vendor
     voucher once fulfilled, fulfilment status)."""
 
-    @extend_schema(parameters=[CUSTOMER_QUERY[0]], tags=["loyalty"])
+    @extend_schema(
+        parameters=[CUSTOMER_QUERY[0]],
+        responses={200: RewardIssueDetailOutputSerializer, **ERRORS},
+        tags=["loyalty"],
+    )
     def get(self, request: Request, transaction_id: int) -> Response:
         resolve_store(request)
         issue = reward_issue_get(company=request.user.company, issue_id=transaction_id)
@@ -219,7 +233,12 @@ class RewardIssueFulfilmentApi(LoyaltyApi):
     class InputSerializer(serializers.Serializer):
         status = IdentifierField(max_length=50)
 
-    @extend_schema(request=InputSerializer, parameters=[CUSTOMER_QUERY[0]], tags=["loyalty"])
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[CUSTOMER_QUERY[0]],
+        responses={200: RewardIssueDetailOutputSerializer, **ERRORS},
+        tags=["loyalty"],
+    )
     def put(self, request: Request, transaction_id: int) -> Response:
         data = validated(self.InputSerializer, request)
         resolve_store(request)
@@ -236,6 +255,12 @@ class RewardIssueFulfilmentApi(LoyaltyApi):
             }
         )
 
-    @extend_schema(request=InputSerializer, parameters=[CUSTOMER_QUERY[0]], tags=["loyalty"])
+    @extend_schema(
+        request=InputSerializer,
+        parameters=[CUSTOMER_QUERY[0]],
+        responses={200: RewardIssueDetailOutputSerializer, **ERRORS},
+        tags=["loyalty"],
+        operation_id="loyalty_reward_fulfillment_post",
+    )
     def post(self, request: Request, transaction_id: int) -> Response:
         return self.put(request, transaction_id)

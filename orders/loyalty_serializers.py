@@ -252,3 +252,84 @@ class BrandVoucherSerializer(serializers.Serializer):
             }
         )
         return wire
+
+
+# --- Schemas of the answers (OpenAPI), matching what the functions above render -----------------
+
+
+class LoyaltyStatusSerializer(serializers.Serializer):
+    success = serializers.BooleanField()
+    code = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class PaginationSerializer(serializers.Serializer):
+    limit = serializers.IntegerField()
+    page = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class BrandVoucherSchemaSerializer(LoyaltyRewardSerializer):
+    voucherId = serializers.IntegerField()
+    couponCode = serializers.CharField(allow_null=True)
+    codeExpiry = serializers.CharField(allow_null=True, help_text="YYYY-MM-DD HH:MM:SS")
+    issuedAt = serializers.CharField(help_text="YYYY-MM-DD HH:MM:SS")
+    transactionId = serializers.IntegerField(allow_null=True)
+    orderId = serializers.CharField(allow_null=True)
+    voucherStatus = serializers.CharField()
+    pointsRedeemed = serializers.IntegerField()
+
+
+class VouchersByBrandOutputSerializer(serializers.Serializer):
+    status = LoyaltyStatusSerializer()
+    rewards = BrandVoucherSchemaSerializer(many=True)
+    pagination = PaginationSerializer()
+
+
+class VendorEntrySerializer(serializers.Serializer):
+    voucher = serializers.CharField(allow_null=True)
+    valid_till = serializers.DateField(allow_null=True)
+    pointsRedeemed = serializers.CharField()
+    offer_name = serializers.CharField()
+    coupon_series_id = serializers.CharField()
+    status = serializers.CharField()
+
+
+class RewardIssueAnswerSerializer(serializers.Serializer):
+    status = LoyaltyStatusSerializer()
+    orgId = serializers.IntegerField()
+    transactionId = serializers.IntegerField(allow_null=True)
+    rewardId = serializers.IntegerField()
+    requestedQuantity = serializers.FloatField()
+    quantity = serializers.IntegerField()
+    pointsRedeemed = serializers.IntegerField()
+    pointsReferenceId = serializers.CharField(allow_null=True)
+    pointsReferenceIds = serializers.ListField(child=serializers.CharField())
+    eventLogId = serializers.CharField(allow_null=True)
+    requestId = serializers.CharField(allow_null=True)
+    transactionNumber = serializers.CharField(allow_null=True)
+    intouch = serializers.JSONField(allow_null=True)
+    promotions = serializers.ListField(child=serializers.JSONField())
+    vendor = VendorEntrySerializer(many=True)
+    restrictions = serializers.JSONField(allow_null=True)
+    paymentConfig = serializers.JSONField(allow_null=True)
+    fulfillmentDetails = serializers.JSONField(allow_null=True)
+    customFields = serializers.JSONField(allow_null=True)
+    redemptionDetails = serializers.JSONField(allow_null=True)
+    groupLoyaltyRedemption = serializers.BooleanField()
+    groupId = serializers.IntegerField(allow_null=True)
+
+
+class RewardIssueOutputSerializer(serializers.Serializer):
+    status = LoyaltyStatusSerializer()
+    rewards = RewardIssueAnswerSerializer(many=True)
+
+
+class RewardIssueDetailOutputSerializer(serializers.Serializer):
+    status = LoyaltyStatusSerializer()
+    reward = RewardIssueAnswerSerializer()
+
+
+class LoyaltyErrorSerializer(serializers.Serializer):
+    status = LoyaltyStatusSerializer()
+    errors = serializers.DictField(child=serializers.ListField(), required=False)
