@@ -56,8 +56,7 @@ def vouchers_by_brand(
         )
     elif status == "expired":
         queryset = queryset.filter(
-            Q(status=Voucher.Status.EXPIRED)
-            | Q(status=Voucher.Status.ISSUED, valid_till__lt=today)
+            Q(status=Voucher.Status.EXPIRED) | Q(status=Voucher.Status.ISSUED, valid_till__lt=today)
         )
     elif status == "redeemed":
         queryset = queryset.filter(status=Voucher.Status.REDEEMED)
