@@ -185,9 +185,13 @@ def _replays(*, company: Company, items: Sequence[IssueItem]) -> dict[str, Rewar
 
 
 def _is_replay_of(issue: RewardIssue, *, customer: Customer, item: IssueItem) -> bool:
-    """A requestId answers again only for the same customer and reward; anything else is a
-    reuse of the key (duplicate_request), never someone else's answer."""
-    return issue.customer_id == customer.pk and issue.response.get("rewardId") == item.reward_id
+    """A requestId answers again only for the same customer, reward and quantity; anything
+    else is a reuse of the key (duplicate_request), never someone else's answer."""
+    return (
+        issue.customer_id == customer.pk
+        and issue.response.get("rewardId") == item.reward_id
+        and issue.requested_quantity == _stored_quantity(item.quantity)
+    )
 
 
 def _duplicate_answer(item: IssueItem, org_id: int) -> dict[str, Any]:

@@ -312,6 +312,11 @@ def test_a_requestid_of_another_customer_or_reward_is_a_duplicate(
         422,
         1028,
     )
+    assert_loyalty(
+        issue(client, issue_body(member, {"rewardId": reward.pk, "quantity": 2, "requestId": "k"})),
+        422,
+        1028,
+    )
     assert balance(someone) == (500, 0) and balance(member) == (900, 0)
 
 
