@@ -432,12 +432,12 @@ def _item_issue(
     try:
         with transaction.atomic():
             issue = RewardIssue.objects.create(
-                **base,
+                **{**base, "fulfilment_status": None, "fulfilment_updated_at": None},
                 status=RewardIssue.Status.FAILED,
                 result_code=code,
                 message=failure.message[:300],
             )
-            issue.response = _wire(issue, item=item, reward=priced.reward, details=details)
+            issue.response = _wire(issue, item=item, reward=priced.reward)
             issue.save(update_fields=["response"])
             return issue.response, issue.pk, False
     except IntegrityError as exc:
