@@ -109,12 +109,11 @@ def voucher_fulfil(*, voucher_id: int) -> FulfilResult:
             vendor=attempt.vendor, attempt=attempt.number, retry_after=error.retry_after
         )
         logger.info(
-            "voucher %s: attempt %d/%d failed (%s); retry in %.1fs",
+            "voucher %s: attempt %d/%d failed (%s)",
             voucher_id,
             attempt.number,
             attempt.allowed,
             error.reason,
-            delay,
         )
         return FulfilResult(FulfilResult.RETRY, reason=error.reason, retry_in=delay)
     reason = error.reason

@@ -7,12 +7,15 @@ are set in config/settings/base.py (Celery section); docs/background.md explains
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from celery import shared_task
 from django.conf import settings
 
 from . import fulfilment
 from .services import idempotency_records_purge
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -36,8 +39,12 @@ def fulfil_voucher(self, voucher_id: int) -> str:
     the vendor while the web request waits): the voucher stays pending and the sweep
     (`vouchers_pending_sweep`) tries again."""
     result = fulfilment.voucher_fulfil(voucher_id=voucher_id)
-    if result.outcome == fulfilment.FulfilResult.RETRY and not self.request.is_eager:
-        raise self.retry(countdown=result.retry_in, max_retries=None)
+    if result.outcome == fulfilment.FulfilResult.RETRY:
+        if self.request.is_eager:
+            logger.info("voucher %s: left pending for the sweep (eager mode)", voucher_id)
+        else:
+            logger.info("voucher %s: retry in %.1fs", voucher_id, result.retry_in)
+            raise self.retry(countdown=result.retry_in, max_retries=None)
     return result.outcome
 
 
