@@ -66,7 +66,7 @@ def test_the_vendor_client_sorts_failures_into_transient_and_permanent(
 
     with pytest.raises(VendorError) as caught:
         vendor_voucher_request(
-            vendor=vendor, reference="7", product_code="P", denomination=Decimal("10")
+            vendor=vendor, reference="client-test", product_code="P", denomination=Decimal("10")
         )
 
     assert (caught.value.transient, caught.value.reason) == (transient, reason)
@@ -81,7 +81,7 @@ def test_every_vendor_call_has_a_timeout(vendor, vendor_sim):
     started = time.monotonic()
     with pytest.raises(VendorError, match=r"timed out after 0\.3s") as caught:
         vendor_voucher_request(
-            vendor=vendor, reference="7", product_code="P", denomination=Decimal("10")
+            vendor=vendor, reference="client-test", product_code="P", denomination=Decimal("10")
         )
 
     assert caught.value.transient and time.monotonic() - started < 1.2
@@ -92,7 +92,7 @@ def test_an_unreachable_vendor_is_a_transient_failure(vendor):
 
     with pytest.raises(VendorError, match="connection failed") as caught:
         vendor_voucher_request(
-            vendor=vendor, reference="7", product_code="P", denomination=Decimal("10")
+            vendor=vendor, reference="client-test", product_code="P", denomination=Decimal("10")
         )
     assert caught.value.transient
 
