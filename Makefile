@@ -5,10 +5,10 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format bench worker beat migrate
+.PHONY: help install run test lint format bench bench-export worker beat migrate
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -40,6 +40,9 @@ format: install ## Format the code with ruff
 
 bench: install ## Benchmark the partner API under gunicorn on PostgreSQL (see bench/README.md)
 	scripts/with-services $(PY) bench/api_bench.py
+
+bench-export: install ## Export 1,000,000 vouchers on PostgreSQL: time and peak memory (bench/README.md)
+	scripts/with-services $(PY) bench/export_bench.py
 
 worker: install ## Run a Celery worker (needs REDIS_URL; see docs/background.md)
 	$(VENV)/bin/celery -A config worker --loglevel=INFO --concurrency=$${CONCURRENCY:-4} \

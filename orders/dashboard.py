@@ -18,7 +18,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -57,24 +57,35 @@ def dashboard_since(*, days: int = DAYS, today: dt.date | None = None) -> dt.dat
     return _day_start(today - dt.timedelta(days=days - 1))
 
 
+def per_day_queryset(model: Any, *, since: dt.datetime) -> QuerySet[Any]:
+    """(day, rows created that day) since `since`: one GROUP BY over an index range."""
+    return (
+        model.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(n=Count("*"))
+        .order_by()
+        .values_list("day", "n")
+    )
+
+
+def top_rewards_queryset(*, since: dt.datetime, limit: int) -> QuerySet[Any]:
+    return (
+        Voucher.objects.filter(created_at__gte=since)
+        .values("reward_id")
+        .annotate(n=Count("*"), value=Sum("denomination_value"))
+        .order_by("-n", "reward_id")[:limit]
+    )
+
+
 def dashboard_daily_counts(*, days: int = DAYS, today: dt.date | None = None) -> list[DayCount]:
     """Orders and vouchers created per day, oldest first, every day present (0 when none).
     Two GROUP BY queries, one row per day each."""
     today = today or timezone.localdate()
     since = dashboard_since(days=days, today=today)
 
-    def per_day(model: Any) -> dict[dt.date, int]:
-        rows = (
-            model.objects.filter(created_at__gte=since)
-            .annotate(day=TruncDate("created_at"))
-            .values("day")
-            .annotate(n=Count("*"))
-            .order_by()
-            .values_list("day", "n")
-        )
-        return dict(rows)
-
-    orders, vouchers = per_day(Order), per_day(Voucher)
+    orders = dict(per_day_queryset(Order, since=since))
+    vouchers = dict(per_day_queryset(Voucher, since=since))
     first = today - dt.timedelta(days=days - 1)
     return [
         DayCount(day=d, orders=orders.get(d, 0), vouchers=vouchers.get(d, 0))
@@ -85,12 +96,7 @@ def dashboard_daily_counts(*, days: int = DAYS, today: dt.date | None = None) ->
 def dashboard_top_rewards(*, since: dt.datetime, limit: int = 10) -> list[TopReward]:
     """The rewards with the most vouchers since `since`: one GROUP BY over the vouchers, then
     the few winning rewards with their brand."""
-    top = list(
-        Voucher.objects.filter(created_at__gte=since)
-        .values("reward_id")
-        .annotate(n=Count("*"), value=Sum("denomination_value"))
-        .order_by("-n", "reward_id")[:limit]
-    )
+    top = list(top_rewards_queryset(since=since, limit=limit))
     rewards = Reward.objects.select_related("brand", "company").in_bulk(
         [row["reward_id"] for row in top]
     )

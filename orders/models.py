@@ -130,8 +130,13 @@ class Voucher(models.Model):
             models.Index(fields=["company", "status", "created_at"]),
             models.Index(fields=["customer", "reward"]),
             models.Index(fields=["status", "created_at"], name="voucher_status_created_idx"),
-            # The dashboard's vouchers per day and top rewards: an index-only scan of a range.
-            models.Index(fields=["created_at", "reward"], name="voucher_created_reward_idx"),
+            # The dashboard's vouchers per day and top rewards (count and value per reward): an
+            # index-only scan of the 30-day range, whatever the table's size. (Value as a key
+            # column rather than INCLUDE, which SQLite, the embedded default, warns about.)
+            models.Index(
+                fields=["created_at", "reward", "denomination_value"],
+                name="voucher_created_reward_cov_idx",
+            ),
         ]
         permissions = [("view_voucher_codes", "Can see voucher codes and PINs unmasked")]
 
