@@ -47,18 +47,21 @@ def _customer_from_query(request: Request):
     )
 
 
+MAX_PAGE = 1_000_000  # keeps OFFSET (page x limit) far inside PostgreSQL's bigint
+
+
 def page_params(request: Request) -> tuple[int, int]:
     """`limit` (1..100, default 10) and `page` (0-based, default 0) from the query."""
     try:
-        limit = int(request.query_params.get("limit", 10))
-        page = int(request.query_params.get("page", 0))
+        limit = int(str(request.query_params.get("limit", 10))[:12])
+        page = int(str(request.query_params.get("page", 0))[:12])
     except ValueError as exc:
         raise ApplicationError(
             "limit and page must be integers", type="validation_error", status=400
         ) from exc
-    if not 1 <= limit <= 100 or page < 0:
+    if not 1 <= limit <= 100 or not 0 <= page <= MAX_PAGE:
         raise ApplicationError(
-            "limit must be 1..100 and page ≥ 0", type="validation_error", status=400
+            f"limit must be 1..100 and page 0..{MAX_PAGE}", type="validation_error", status=400
         )
     return limit, page
 
@@ -168,6 +171,9 @@ class IdNumberField(serializers.Field):
         return value
 
 
+MAX_QUANTITY_DIGITS = 15  # digits before the point, far above any limit of the calls
+
+
 @extend_schema_field({"oneOf": [{"type": "number"}, {"type": "string"}], "example": 1})
 class QuantityField(serializers.Field):
     """A JSON number or numeric string, kept exact as a Decimal; decimals are dropped later
@@ -185,6 +191,9 @@ class QuantityField(serializers.Field):
             raise serializers.ValidationError("Must be a number.") from None
         if not value.is_finite():
             raise serializers.ValidationError("Must be a finite number.")
+        if value and value.adjusted() > MAX_QUANTITY_DIGITS:
+            # Refused here: 1e999999999 is 11 characters, but its integer part is not.
+            raise serializers.ValidationError("Not a sensible quantity.")
         return value
 
     def to_representation(self, value: Any) -> Any:

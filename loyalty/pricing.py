@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal, InvalidOperation, localcontext
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal, InvalidOperation, localcontext
 
 from django.utils import timezone
 
@@ -55,8 +55,12 @@ class Quote:
 
 def quantity_truncate(quantity: Decimal) -> int:
     """The whole part of `quantity` (toward zero). Not finite: 0, which every caller refuses."""
+    if not quantity.is_finite():
+        return 0
+    if quantity.adjusted() > 18:  # far above every limit; never build a huge int
+        return 10**18
     try:
-        return int(quantity.to_integral_value(rounding="ROUND_DOWN"))
+        return int(quantity.to_integral_value(rounding=ROUND_DOWN))
     except (InvalidOperation, OverflowError, ValueError):
         return 0
 

@@ -372,3 +372,18 @@ def test_is_redeemable_for_a_group_and_unknown_customers(client, tenant, member,
     assert answer["groupLoyaltyRedemption"] is True and answer["pointsAvailable"] == 50
     assert_loyalty(is_redeemable(client, {**body, "mobile": "919999999999"}), 404, 1014)
     assert_loyalty(is_redeemable(client, {"mobile": member.mobile, "rewards": []}), 422, 1001)
+
+
+def test_odd_transaction_ids_and_bodies_are_answered_in_the_envelope(client):
+    huge = f"{BASE}/v1/user/rewards/99999999999999999999999"
+    assert_loyalty(client.get(f"{huge}?username={STORE}"), 404, 1008)
+    assert_loyalty(
+        client.put(f"{huge}/fulfillment?username={STORE}", {"status": "X"}, format="json"),
+        404,
+        1008,
+    )
+    assert_loyalty(
+        client.put(f"{BASE}/v1/user/rewards/1/fulfillment?username={STORE}", [1], format="json"),
+        400,
+        1001,
+    )
