@@ -226,6 +226,11 @@ SPECTACULAR_SETTINGS = {
 # Request bodies above this size are refused with 413 in the envelope.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BYTES", default=1024 * 1024)
 
+# Loyalty issue calls made without skip_validation=true need a code sent to the customer.
+LOYALTY_VALIDATION_CODE_TTL_SECONDS = env.int("LOYALTY_VALIDATION_CODE_TTL_SECONDS", default=600)
+LOYALTY_VALIDATION_CODE_MAX_ATTEMPTS = env.int("LOYALTY_VALIDATION_CODE_MAX_ATTEMPTS", default=5)
+LOYALTY_VALIDATION_CODES_PER_HOUR = env.int("LOYALTY_VALIDATION_CODES_PER_HOUR", default=5)
+
 # Encrypts vendor API keys at rest (a Fernet key: 32 url-safe base64 bytes). Derived from
 # DJANGO_SECRET_KEY when empty.
 VENDOR_SECRETS_KEY = env("VENDOR_SECRETS_KEY", default="")
