@@ -31,9 +31,8 @@ class ReadOnlyAdminMixin:
 
 class VoucherCodeMixin:
     """Users with `orders.view_voucher_codes` see `code` and `pin` whole; everyone else sees
-    them masked. Decided per
-    request in get_fields / get_list_display (admin instances are shared between threads, so
-    the request is never stored on them)."""
+    them masked. Decided per request in get_fields / get_list_display (admin instances are
+    shared between threads, so the request is never stored on them)."""
 
     @admin.display(description="code")
     def masked_code(self, obj: Voucher) -> str:
