@@ -11,7 +11,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from django.utils import timezone
 
-from orders.models import Order
+from orders.models import Order, Voucher
 from orders.services import LineInput, order_redeem_skus
 from tests.orders.factories import reward_with_sku
 
@@ -110,3 +110,37 @@ def seeds(tenant):
 @pytest.fixture
 def oats(tenant):
     return reward_with_sku(tenant.company, "BIGCITY Oats", denomination_value=Decimal("30"))
+
+
+def at(day: str, hour: int = 12) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour)))
+
+
+def expected_rows(orders, *, show_codes: bool) -> list[list[str]]:
+    """The export's rows rebuilt from the models, one by one, as CSV text."""
+    rows = []
+    for order in sorted(orders, key=lambda o: (o.created_at, o.pk)):
+        vouchers = list(Voucher.objects.filter(order=order).select_related("line_item", "reward"))
+        vouchers.sort(key=lambda v: v.pk)
+        for index, voucher in enumerate(vouchers or [None]):
+            code = ""
+            if voucher is not None:
+                code = voucher.code if show_codes else voucher.code[:4] + "…"
+            rows.append(
+                [
+                    order.public_id,
+                    order.order_timestamp.astimezone(dt.UTC).isoformat(),
+                    order.company.client_id,
+                    "",
+                    order.customer.mobile,
+                    voucher.line_item.sku if voucher else "",
+                    voucher.reward.key if voucher else "",
+                    format(voucher.denomination_value, "f") if voucher else "",
+                    code,
+                    voucher.status if voucher else "",
+                    order.status,
+                    str(order.points_earned if index == 0 else 0),
+                    str(voucher.points_spent if voucher else 0),
+                ]
+            )
+    return rows

@@ -21,8 +21,7 @@ from rewards.models import StockMovement
 from tests.factories import CustomerFactory
 from tests.orders.factories import RewardFactory, reward_with_sku
 
-from .conftest import PASSWORD, place_order
-from .test_exports import at, expected_rows
+from .conftest import PASSWORD, at, expected_rows, place_order
 
 CHROMIUM = Path("/usr/bin/chromium")
 # As the machine notes say: headless, no sandbox (root in CI), and nothing that phones home

@@ -13,54 +13,19 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-from django.utils import timezone
 
 from orders.exports import HEADER, order_export_rows
-from orders.models import Order, Voucher
+from orders.models import Order
 from tests.factories import CustomerFactory
 from tests.orders.factories import reward_with_sku
 
-from .conftest import place_order
+from .conftest import at, expected_rows, place_order
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = reverse("admin:orders_order_changelist")
 EXPORT_CSV = reverse("admin:orders_order_export", args=["csv"])
 EXPORT_XLSX = reverse("admin:orders_order_export", args=["xlsx"])
-
-
-def at(day: str, hour: int = 12) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour)))
-
-
-def expected_rows(orders, *, show_codes: bool) -> list[list[str]]:
-    """The export's rows rebuilt from the models, one by one, as CSV text."""
-    rows = []
-    for order in sorted(orders, key=lambda o: (o.created_at, o.pk)):
-        vouchers = list(Voucher.objects.filter(order=order).select_related("line_item", "reward"))
-        vouchers.sort(key=lambda v: v.pk)
-        for index, voucher in enumerate(vouchers or [None]):
-            code = ""
-            if voucher is not None:
-                code = voucher.code if show_codes else voucher.code[:4] + "…"
-            rows.append(
-                [
-                    order.public_id,
-                    order.order_timestamp.astimezone(dt.UTC).isoformat(),
-                    order.company.client_id,
-                    "",
-                    order.customer.mobile,
-                    voucher.line_item.sku if voucher else "",
-                    voucher.reward.key if voucher else "",
-                    format(voucher.denomination_value, "f") if voucher else "",
-                    code,
-                    voucher.status if voucher else "",
-                    order.status,
-                    str(order.points_earned if index == 0 else 0),
-                    str(voucher.points_spent if voucher else 0),
-                ]
-            )
-    return rows
 
 
 def read_csv(response) -> list[list[str]]:
