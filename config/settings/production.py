@@ -23,3 +23,5 @@ X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+# A hung mail server must not hold an alert task until its hard time limit.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
