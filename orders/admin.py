@@ -5,11 +5,14 @@ by them. Finance exports live in admin_exports.py (mixed into OrderAdmin)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils import timezone
 
 from .admin_exports import DateRangeListFilter, OrderExportAdminMixin
 from .exports import mask_code
@@ -105,6 +108,22 @@ class OrderAdmin(OrderExportAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
 
+class PendingTooLongFilter(admin.SimpleListFilter):
+    """Vendor vouchers still pending after the sweep's threshold: the ones to look at."""
+
+    title = "fulfilment"
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Pending too long")]
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        if self.value() != "yes":
+            return queryset
+        cutoff = timezone.now() - timedelta(seconds=settings.VOUCHER_PENDING_SWEEP_AFTER)
+        return queryset.filter(status=Voucher.Status.PENDING, created_at__lt=cutoff)
+
+
 @admin.register(Voucher)
 class VoucherAdmin(ReadOnlyAdminMixin, VoucherCodeMixin, admin.ModelAdmin):
     list_display = (
@@ -119,7 +138,7 @@ class VoucherAdmin(ReadOnlyAdminMixin, VoucherCodeMixin, admin.ModelAdmin):
         "valid_till",
         "issued_at",
     )
-    list_filter = ("status", "company", "created_at")
+    list_filter = ("status", PendingTooLongFilter, "company", "created_at")
     list_select_related = ("reward__brand", "customer", "company", "order")
     show_full_result_count = False
     fields = (
@@ -135,6 +154,9 @@ class VoucherAdmin(ReadOnlyAdminMixin, VoucherCodeMixin, admin.ModelAdmin):
         "line_item",
         "points_spent",
         "failure_reason",
+        "fulfilment_attempts",
+        "last_attempt_at",
+        "enqueued_at",
         "issued_at",
         "created_at",
         "updated_at",

@@ -209,3 +209,38 @@ def test_superusers_see_everything(super_client, customer, seeds):
     ):
         assert super_client.get(url).status_code == 200, url
     assert code in super_client.get(reverse("admin:orders_voucher_changelist")).content.decode()
+
+
+@pytest.mark.django_db
+def test_voucher_admin_filters_vouchers_pending_too_long(client, settings):
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from orders.models import Voucher
+    from tests.factories import CustomerFactory
+    from tests.orders.factories import RewardFactory
+
+    settings.VOUCHER_PENDING_SWEEP_AFTER = 60
+    customer = CustomerFactory()
+    reward = RewardFactory(company=customer.company)
+
+    def pending() -> Voucher:
+        return Voucher.objects.create(
+            company=customer.company,
+            customer=customer,
+            reward=reward,
+            status=Voucher.Status.PENDING,
+            denomination_value=reward.denomination_value,
+        )
+
+    stuck, fresh = pending(), pending()
+    Voucher.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    client.force_login(get_user_model().objects.create_superuser("su", "su@example.com", "pw"))
+
+    response = client.get("/admin/orders/voucher/", {"stuck": "yes"})
+
+    assert response.status_code == 200
+    shown = {v.pk for v in response.context["cl"].result_list}
+    assert shown == {stuck.pk} and fresh.pk not in shown
