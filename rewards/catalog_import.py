@@ -378,6 +378,9 @@ def _update_reward(*, reward: Reward, row: dict[str, Any], brand: Brand, actor: 
     if reward.brand_id != brand.pk:
         reward.brand = brand
         changed_columns.append("brand")
+    if "status" in changed_columns and reward.sold_out:
+        reward.sold_out = False  # the file decided the status
+        changed_columns.append("sold_out")
     old_qty, new_qty = reward.qty, row["qty"]
     if old_qty != new_qty:
         reward.qty = new_qty

@@ -141,6 +141,10 @@ class Reward(models.Model):
     # qty_trigger_limit, cleared when a restock lifts stock above it (re-arming the alert).
     # Changed only under the reward's row lock, so concurrent orders raise one alert.
     low_stock_alerted = models.BooleanField(default=False, editable=False)
+    # Set when a sale took the last unit and switched the reward off by itself; a unit given back
+    # by a failed voucher then switches it on again. Any status set by staff clears it, so a
+    # reward someone switched off on purpose stays off.
+    sold_out = models.BooleanField(default=False, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -46,13 +46,13 @@ def rewards_lock(*, reward_ids: Iterable[int]) -> dict[int, Reward]:
 def _set_qty(*, reward: Reward, qty: int) -> None:
     # A limited reward that runs out goes inactive in the same transaction, so qty "0" with
     # status 1 on the wire always means unlimited.
-    fields = {"qty": qty}
+    fields: dict[str, Any] = {"qty": qty}
     if qty == 0:
-        fields["status"] = Reward.Status.INACTIVE
+        fields.update(status=Reward.Status.INACTIVE, sold_out=True)
     Reward.objects.filter(pk=reward.pk).update(**fields, updated_at=timezone.now())
     reward.qty = qty
     if qty == 0:
-        reward.status = Reward.Status.INACTIVE
+        reward.status, reward.sold_out = Reward.Status.INACTIVE, True
 
 
 def reward_stock_take(
@@ -98,13 +98,18 @@ def reward_stock_take(
 def reward_stock_return(
     *, reward_id: int, units: int, reason: str, reference: str = "", actor=None
 ) -> Reward:
-    """Give units back (a failed voucher). Does not re-activate a reward staff switched off."""
+    """Give units back (a failed voucher). A reward that a sale had switched off for want of
+    stock is switched on again; one that staff switched off stays off."""
     reward = rewards_lock(reward_ids=[reward_id])[reward_id]
     if reward.qty is None:
         return reward
     new_qty = reward.qty + units
-    Reward.objects.filter(pk=reward.pk).update(qty=new_qty, updated_at=timezone.now())
-    reward.qty = new_qty
+    fields: dict[str, Any] = {"qty": new_qty}
+    if reward.sold_out and reward.status == Reward.Status.INACTIVE and new_qty > 0:
+        fields.update(status=Reward.Status.ACTIVE, sold_out=False)
+    Reward.objects.filter(pk=reward.pk).update(**fields, updated_at=timezone.now())
+    for name, value in fields.items():
+        setattr(reward, name, value)
     StockMovement.objects.create(
         reward=reward,
         delta=units,
@@ -156,6 +161,8 @@ def reward_stock_adjust(
         fields["status"] = Reward.Status.INACTIVE
     elif locked.qty == 0 and delta > 0:
         fields["status"] = Reward.Status.ACTIVE
+    if "status" in fields:
+        fields["sold_out"] = False  # staff moved the stock: the status is theirs now
     Reward.objects.filter(pk=locked.pk).update(**fields)
     StockMovement.objects.create(
         reward=locked, delta=delta, qty_after=new_qty, reason=reason, note=note, actor=actor
@@ -254,6 +261,9 @@ def reward_update(*, reward: Reward, fields: Iterable[str]) -> Reward:
     if "status" in update and reward.qty == 0 and reward.status == Reward.Status.ACTIVE:
         # The stock ran out between the form's load and its save: it stays inactive.
         reward.status = Reward.Status.INACTIVE
+    if "status" in update:
+        reward.sold_out = False  # staff decided the status
+        update.add("sold_out")
     if update:
         reward.save(update_fields=[*sorted(update), "updated_at"])
     return reward
@@ -283,7 +293,7 @@ def reward_status_set(*, reward: Reward, status: int) -> bool:
     rows = Reward.objects.filter(pk=reward.pk)
     if status == Reward.Status.ACTIVE:
         rows = rows.exclude(qty=0)
-    changed = rows.update(status=status, updated_at=timezone.now())
+    changed = rows.update(status=status, sold_out=False, updated_at=timezone.now())
     reward.refresh_from_db(fields=["status", "qty", "updated_at"])
     return bool(changed) and reward.status == status
 
