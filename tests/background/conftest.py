@@ -33,7 +33,7 @@ from orders.models import Voucher
 from rewards.models import Reward, StockMovement, Vendor
 from rewards.services import reward_stock_take, vendor_save
 from rewards.vendor_simulator import VendorSimulator
-from tests.orders.factories import reward_with_sku
+from tests.factories import reward_with_sku
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR_API_KEY = "vk_test_9f8e7d6c5b4a"

@@ -15,8 +15,8 @@ from rewards.models import LowStockAlert, Reward
 from rewards.services import reward_stock_adjust
 from rewards.tasks import low_stock_alert_email, low_stock_alert_emails_sweep
 from tests.background.conftest import pending_voucher, vendor_reward
+from tests.factories import reward_with_sku
 from tests.orders.conftest import order_body, redeem
-from tests.orders.factories import reward_with_sku
 
 pytestmark = pytest.mark.django_db
 

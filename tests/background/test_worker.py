@@ -27,9 +27,8 @@ from tests.background.conftest import (
     wait_for,
 )
 from tests.conftest import make_tenant
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, reward_with_sku
 from tests.orders.conftest import client_for, order_body, redeem, run_concurrently
-from tests.orders.factories import reward_with_sku
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from orders.models import Order, Voucher
 from orders.services import LineInput, order_redeem_skus
-from tests.orders.factories import reward_with_sku
+from tests.factories import reward_with_sku
 
 roles_migration = importlib.import_module("companies.migrations.0002_backoffice_roles")
 PROGRAM_MANAGERS = roles_migration.PROGRAM_MANAGERS

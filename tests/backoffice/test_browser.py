@@ -18,8 +18,7 @@ import pytest
 from django.conf import settings
 
 from rewards.models import StockMovement
-from tests.factories import CustomerFactory
-from tests.orders.factories import RewardFactory, reward_with_sku
+from tests.factories import CustomerFactory, RewardFactory, reward_with_sku
 
 from .conftest import PASSWORD, at, expected_rows, place_order
 

@@ -12,8 +12,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from rewards.models import LowStockAlert, Reward, Sku, StockMovement
-from tests.factories import CompanyFactory
-from tests.orders.factories import BrandFactory, RewardFactory, SkuFactory
+from tests.factories import BrandFactory, CompanyFactory, RewardFactory, SkuFactory
 from tests.rewards.conftest import catalog_row
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from orders.dashboard import DayCount, bar_chart, dashboard_daily_counts
 from orders.models import Voucher
-from tests.orders.factories import RewardFactory
+from tests.factories import RewardFactory
 
 from .conftest import place_order
 

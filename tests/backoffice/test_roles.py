@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from orders.models import RewardIssue, Voucher
 from rewards.models import Reward, StockMovement
-from tests.orders.factories import PoolCodeFactory, RewardFactory
+from tests.factories import PoolCodeFactory, RewardFactory
 
 from .conftest import FINANCE, PROGRAM_MANAGERS, client_for, make_staff, place_order
 
@@ -219,8 +219,7 @@ def test_voucher_admin_filters_vouchers_pending_too_long(client, settings):
     from django.utils import timezone
 
     from orders.models import Voucher
-    from tests.factories import CustomerFactory
-    from tests.orders.factories import RewardFactory
+    from tests.factories import CustomerFactory, RewardFactory
 
     settings.VOUCHER_PENDING_SWEEP_AFTER = 60
     customer = CustomerFactory()

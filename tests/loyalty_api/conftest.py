@@ -11,8 +11,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from loyalty import services as points
-from tests.factories import CustomerFactory, StoreFactory
-from tests.rewards.factories import BrandFactory, RewardFactory
+from tests.factories import BrandFactory, CustomerFactory, RewardFactory, StoreFactory
 
 BASE = "/api_gateway/rewards/core"
 ISSUE = f"{BASE}/v1.1/user/rewards/issue/"

@@ -14,9 +14,7 @@ from loyalty.models import PointsLedgerEntry
 from loyalty.selectors import balances_from_ledger
 from orders.models import RewardIssue, Voucher
 from rewards.models import Reward, StockMovement, Vendor
-from tests.factories import CustomerFactory
-from tests.orders.factories import PoolCodeFactory
-from tests.rewards.factories import RewardFactory
+from tests.factories import CustomerFactory, PoolCodeFactory, RewardFactory
 
 from .conftest import ISSUE, STORE, assert_loyalty, issue, issue_body
 

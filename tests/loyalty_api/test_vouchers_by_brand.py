@@ -11,8 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.models import Voucher
-from tests.factories import CustomerFactory
-from tests.rewards.factories import BrandFactory
+from tests.factories import BrandFactory, CustomerFactory
 
 from .conftest import STORE, assert_loyalty, issue, issue_body, vouchers_url
 

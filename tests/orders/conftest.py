@@ -12,7 +12,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from rewards.models import Reward
-from tests.orders.factories import reward_with_sku
+from tests.factories import reward_with_sku
 
 URL = "/v1/bigcity/redeemptiononskus"
 ALIAS_URL = "/v1/bigcity/redemptiononskus"

@@ -15,9 +15,8 @@ from orders import services
 from orders.models import IdempotencyRecord, Order, Voucher
 from rewards.models import PoolCode, Reward, StockMovement
 from tests.conftest import assert_envelope
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, PoolCodeFactory, reward_with_sku
 from tests.orders.conftest import client_for, order_body, redeem, run_concurrently
-from tests.orders.factories import PoolCodeFactory, reward_with_sku
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -13,9 +13,8 @@ from orders.models import IdempotencyRecord, Order, Voucher
 from rewards.models import StockMovement
 from rewards.services import reward_stock_adjust
 from tests.conftest import assert_envelope
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, reward_with_sku
 from tests.orders.conftest import EXAMPLE_BODY, client_for, order_body, redeem
-from tests.orders.factories import reward_with_sku
 
 pytestmark = pytest.mark.django_db
 

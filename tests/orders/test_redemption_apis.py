@@ -12,9 +12,8 @@ from loyalty.models import PointsLedgerEntry
 from orders.models import LineItem, Order, Voucher
 from rewards.models import Reward, StockMovement
 from tests.conftest import assert_envelope
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, reward_with_sku
 from tests.orders.conftest import ALIAS_URL, EXAMPLE_BODY, URL, order_body, redeem
-from tests.orders.factories import reward_with_sku
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,8 @@ from orders import services
 from orders.models import Order, Voucher
 from rewards.models import PoolCode, Reward
 from tests.conftest import assert_envelope
+from tests.factories import PoolCodeFactory, reward_with_sku
 from tests.orders.conftest import order_body, redeem
-from tests.orders.factories import PoolCodeFactory, reward_with_sku
 
 pytestmark = pytest.mark.django_db
 

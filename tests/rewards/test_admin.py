@@ -7,8 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from rewards.models import Brand, PoolCode, Reward, Sku, StockMovement
-
-from .factories import BrandFactory, RewardFactory, SkuFactory
+from tests.factories import BrandFactory, RewardFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,7 @@ from config.api.auth import company_token_for
 from rewards.models import Brand, Reward, Sku
 from rewards.services import reward_stock_take
 from tests.conftest import assert_envelope
-
-from .factories import RewardFactory, SkuFactory
+from tests.factories import RewardFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db
 

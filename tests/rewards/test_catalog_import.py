@@ -13,9 +13,9 @@ from companies.models import Company
 from rewards.catalog_import import CatalogImportError, catalog_import
 from rewards.models import Brand, PoolCode, Reward, Sku, StockMovement
 from rewards.services import reward_stock_adjust
+from tests.factories import RewardFactory, SkuFactory
 
 from .conftest import catalog_row
-from .factories import RewardFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,7 @@ from django.db import connection, transaction
 
 from rewards.models import PoolCode, Reward, StockMovement
 from rewards.services import OutOfStock, pool_codes_import, pool_codes_take, reward_stock_take
-
-from .factories import RewardFactory
+from tests.factories import RewardFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -16,8 +16,7 @@ from rewards.services import (
     pool_codes_take,
     reward_stock_adjust,
 )
-
-from .factories import RewardFactory
+from tests.factories import RewardFactory
 
 pytestmark = pytest.mark.django_db
 

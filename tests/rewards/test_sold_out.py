@@ -10,8 +10,7 @@ from rewards.services import (
     reward_stock_return,
     reward_stock_take,
 )
-
-from .factories import RewardFactory
+from tests.factories import RewardFactory
 
 pytestmark = pytest.mark.django_db
 
