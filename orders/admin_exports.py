@@ -82,7 +82,7 @@ class DateRangeListFilter(admin.DateFieldListFilter):
         if day_from is not None:
             start = dt.datetime.combine(day_from, dt.time.min, tzinfo=tz)
             queryset = queryset.filter(**{f"{self.field_path}__gte": start})
-        if day_to is not None:
+        if day_to is not None and day_to < dt.date.max:  # the last day has no next: no bound
             end = dt.datetime.combine(day_to + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
             queryset = queryset.filter(**{f"{self.field_path}__lt": end})
         return queryset

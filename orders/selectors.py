@@ -45,7 +45,7 @@ def order_list(
         queryset = queryset.filter(customer=customer)
     if created_from is not None:
         queryset = queryset.filter(created_at__gte=_day_start(created_from))
-    if created_to is not None:
+    if created_to is not None and created_to < dt.date.max:  # the last day has no next: no bound
         queryset = queryset.filter(created_at__lt=_day_start(created_to + dt.timedelta(days=1)))
     if status:
         queryset = queryset.filter(status=status)

@@ -16,8 +16,7 @@ from django.urls import reverse
 
 from orders.exports import HEADER, order_export_rows
 from orders.models import Order
-from tests.factories import CustomerFactory
-from tests.orders.factories import reward_with_sku
+from tests.factories import CustomerFactory, reward_with_sku
 
 from .conftest import at, expected_rows, place_order
 
@@ -130,6 +129,22 @@ def test_export_action_exports_the_selected_orders(finance_client, shop):
 def test_an_invalid_date_in_the_filter_is_refused_not_exported(finance_client, shop):
     response = finance_client.get(EXPORT_CSV, {"created_at__from": "yesterday"})
     assert response.status_code == 302 and response["Location"].endswith("?e=1")
+
+
+def test_a_range_to_the_last_day_of_the_calendar_has_no_upper_bound(finance_client, shop, tenant):
+    params = {"company__id__exact": tenant.company.pk, "created_at__to": "9999-12-31"}
+    listed = finance_client.get(CHANGELIST, params)
+    assert listed.status_code == 200
+    assert len(listed.context["cl"].result_list) == 4
+
+    rows = read_csv(finance_client.get(EXPORT_CSV, params))
+    assert {row[0] for row in rows} == {
+        shop[k].public_id for k in ("early", "mixed", "none", "late")
+    }
+    command_rows = list(
+        csv.reader(io.StringIO(run_export("--from", "2026-03-04", "--to", "9999-12-31")))
+    )
+    assert [row[0] for row in command_rows[1:]] == [shop["late"].public_id]
 
 
 def test_text_a_spreadsheet_would_run_as_a_formula_is_defused(super_client, tenant, customer):

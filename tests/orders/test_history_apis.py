@@ -106,6 +106,15 @@ def test_bad_filters_are_422(company_api, params, field):
     assert field in assert_envelope(company_api.get(LIST, params), 422)["errors"]
 
 
+def test_dates_at_the_ends_of_the_calendar_are_open_bounds(company_api, customer, catalog):
+    order = place(customer)
+
+    for params in ({"to": "9999-12-31"}, {"from": "0001-01-01", "to": "9999-12-31"}):
+        response = company_api.get(LIST, params)
+        assert response.status_code == 200, response.content
+        assert ids(response) == [order.public_id]
+
+
 def test_a_customer_may_not_filter_by_mobile(customer_api, customer):
     response = customer_api.get(LIST, {"customer_mobile": customer.mobile})
     assert "customer_mobile" in assert_envelope(response, 422, "validation_error")["errors"]
