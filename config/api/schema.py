@@ -19,43 +19,43 @@ class AutoSchema(BaseAutoSchema):
         return super().get_serializer_name(serializer, direction)
 
 
-class CompanyTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "config.api.auth.CompanyTokenAuthentication"
-    name = "companyToken"
+def _bearer_scheme(target: str, scheme_name: str, description: str) -> type:
+    """Register one of the token kinds as an OpenAPI bearer security scheme."""
 
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+    def get_security_definition(self: Any, auto_schema: Any) -> dict[str, Any]:
         return {
             "type": "http",
             "scheme": "bearer",
             "bearerFormat": "JWT",
-            "description": "Company token from POST /v1/company/auth.",
+            "description": description,
         }
 
-
-class CustomerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "config.api.auth.CustomerTokenAuthentication"
-    name = "customerToken"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "Customer token from POST /v1/customer/auth.",
-        }
+    return type(
+        f"{scheme_name}Scheme",
+        (OpenApiAuthenticationExtension,),
+        {
+            "target_class": target,
+            "name": scheme_name,
+            "get_security_definition": get_security_definition,
+        },
+    )
 
 
-class CompanyOrCustomerTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "config.api.auth.CompanyOrCustomerTokenAuthentication"
-    name = "companyOrCustomerToken"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "A company token or a customer token.",
-        }
+CompanyTokenScheme = _bearer_scheme(
+    "config.api.auth.CompanyTokenAuthentication",
+    "companyToken",
+    "Company token from POST /v1/company/auth.",
+)
+CustomerTokenScheme = _bearer_scheme(
+    "config.api.auth.CustomerTokenAuthentication",
+    "customerToken",
+    "Customer token from POST /v1/customer/auth.",
+)
+CompanyOrCustomerTokenScheme = _bearer_scheme(
+    "config.api.auth.CompanyOrCustomerTokenAuthentication",
+    "companyOrCustomerToken",
+    "A company token or a customer token.",
+)
 
 
 class CompanyBasicScheme(OpenApiAuthenticationExtension):
