@@ -52,6 +52,7 @@ def test_company_auth_refuses_a_suspended_company(api, tenant):
     ("body", "status", "type_"),
     [
         ("{not json", 400, "malformed_json"),
+        ('{"secret": ' + "[" * 100_000 + "]" * 100_000 + "}", 400, "malformed_json"),
         ("[1, 2]", 400, "invalid_body"),
         ('"secret"', 400, "invalid_body"),
         ('{"secret": 12345}', 400, "invalid_type"),

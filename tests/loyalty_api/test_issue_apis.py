@@ -417,6 +417,7 @@ def test_the_customer_may_be_named_by_email_or_external_id(client, tenant, make_
     ("body", "http"),
     [
         ("not json", 400),
+        ('{"rewards": ' + "[" * 100_000 + "]" * 100_000 + "}", 400),
         ([1, 2], 400),
         ({"mobile": "1", "rewards": "x"}, 400),
         ({"mobile": "1", "rewards": []}, 422),
