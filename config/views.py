@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found, server_error
 
 from config.api.errors import envelope_response
+from config.api.loyalty import LoyaltyCode
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +40,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def _loyalty_error(status: int, message: str) -> JsonResponse:
+    # The family's own numeric codes (docs/loyalty.md), as its DRF exception handler answers.
+    code = {
+        400: LoyaltyCode.INVALID_REQUEST,
+        404: LoyaltyCode.NOT_FOUND,
+        500: LoyaltyCode.INTERNAL_ERROR,
+    }[status]
     return JsonResponse(
-        {"status": {"success": False, "code": status, "message": message}}, status=status
+        {"status": {"success": False, "code": int(code), "message": message}}, status=status
     )
 
 
