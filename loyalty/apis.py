@@ -146,6 +146,8 @@ class IdentifierField(serializers.Field):
         text = str(data).strip()
         if len(text) > self.max_length:
             raise serializers.ValidationError(f"At most {self.max_length} characters.")
+        if "\x00" in text:  # PostgreSQL text cannot hold it: refused here, not a 500 there
+            raise serializers.ValidationError("Null characters are not allowed.")
         return text
 
     def to_representation(self, value: Any) -> Any:
@@ -200,12 +202,31 @@ class QuantityField(serializers.Field):
         return value
 
 
+def _has_nul(value: Any) -> bool:
+    """Whether a NUL character is in any key or string of a parsed JSON value (no recursion:
+    the value may be nested as deep as the parser allows)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, Mapping):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 class JsonObjectField(serializers.JSONField):
-    """A JSON object (or null)."""
+    """A JSON object (or null). Stored as jsonb, which cannot hold a NUL character anywhere."""
 
     def to_internal_value(self, data: Any) -> Any:
         if data is not None and not isinstance(data, Mapping):
             raise _type_error("object")
+        if _has_nul(data):
+            raise serializers.ValidationError("Null characters are not allowed.")
         return super().to_internal_value(data)
 
 

@@ -246,7 +246,8 @@ class RewardIssueFulfilmentApi(LoyaltyApi):
             company=request.user.company,
             issue_id=transaction_id,
             status=data["status"],
-            details=dict(request.data),
+            # Kept in the stored answer (jsonb): checked as the issue call's details are.
+            details=JsonObjectField().run_validation(dict(request.data)),
         )
         return Response(
             {

@@ -116,10 +116,12 @@ def _order_check(
     """Rules that depend on the request alone. They run before an Idempotency-Key is claimed:
     their answer cannot change on a retry, so it is not stored, and a client may fix the body
     and retry with the same key."""
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX_LENGTH:
+    if idempotency_key is not None and (
+        not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX_LENGTH or "\x00" in idempotency_key
+    ):
         raise _validation_error(
             "The Idempotency-Key header is invalid",
-            {"Idempotency-Key": [f"Must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters."]},
+            {"Idempotency-Key": [f"Must be 1 to {IDEMPOTENCY_KEY_MAX_LENGTH} characters, no NUL."]},
         )
     errors: dict[str, list[str]] = {}
     if not line_items:
