@@ -110,7 +110,10 @@ def classify_exception(exc: Exception) -> tuple[int, dict[str, Any], dict[str, s
             "authentication_failed": "invalid_token",
             "permission_denied": "forbidden",
         }.get(type_, type_)
-        return exc.status_code, envelope(exc.status_code, str(exc.detail), type_), headers
+        detail = exc.detail
+        if isinstance(detail, dict):  # simplejwt's {"detail": ..., "code": ...}
+            detail = detail.get("detail", exc.default_detail)
+        return exc.status_code, envelope(exc.status_code, str(detail), type_), headers
     if isinstance(exc, Http404):
         return 404, envelope(404, "Not found", "not_found"), {}
     if isinstance(exc, RequestDataTooBig):

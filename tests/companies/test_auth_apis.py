@@ -109,6 +109,13 @@ def test_missing_token_is_401(api):
     assert_envelope(api.post(CUSTOMER_AUTH, {}, format="json"), 401, "not_authenticated")
 
 
+@pytest.mark.parametrize("header", ["Bearer", "Bearer a b"])
+def test_a_malformed_bearer_header_is_401_with_a_readable_message(api, header):
+    api.credentials(HTTP_AUTHORIZATION=header)
+    body = assert_envelope(api.get("/v1/bigcity/rewards"), 401, "invalid_token")
+    assert body["message"] == "Authorization header must contain two space-delimited values"
+
+
 def test_customer_token_is_refused_on_a_company_endpoint(api, tenant, customer):
     response = _customer_auth(api, tenant.customer_token(customer))
     assert_envelope(response, 401, "invalid_token")
