@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from companies.models import Company, CompanySecret
 from companies.services import company_secret_revoke
@@ -76,6 +77,13 @@ def test_company_auth_wrong_method_and_media_type(api):
 def test_unknown_path_under_v1_is_an_envelope_404(api):
     assert_envelope(api.get("/v1/nope"), 404, "not_found")
     assert_envelope(api.post("/v1/company/auth/extra", {}, format="json"), 404, "not_found")
+    # As a real client calls it: with CSRF checks on (the test client turns them off).
+    strict = APIClient(enforce_csrf_checks=True)
+    for method in ("post", "put", "delete"):
+        response = getattr(strict, method)("/v1/nope", {}, format="json")
+        assert_envelope(response, 404, "not_found")
+        response = getattr(strict, method)("/api_gateway/nope", {}, format="json")
+        assert response.status_code == 404 and response.json()["status"]["code"] == 1008
 
 
 def test_oversized_body_is_refused_in_the_envelope(api, settings):
