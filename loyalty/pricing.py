@@ -30,6 +30,9 @@ from .models import CustomerGroup
 # unit, so its quantity is small; a CONV_RATIO quantity is a value and may be large.
 MAX_UNITS_POINTS_MODE = 100
 MAX_QUANTITY_CONV_RATIO = 1_000_000_000
+# A CONV_RATIO voucher carries the whole value (denomination x quantity) in a column of 12 digits,
+# 2 of them decimals (orders.Voucher.denomination_value): more would overflow it, a 500.
+MAX_VOUCHER_VALUE = Decimal("9999999999.99")
 
 
 class Refusal(Exception):
@@ -88,6 +91,11 @@ def reward_quote(*, reward: Reward, quantity: Decimal) -> Quote:
         if units > MAX_QUANTITY_CONV_RATIO:
             raise Refusal(
                 "invalid_quantity", f"The quantity must be at most {MAX_QUANTITY_CONV_RATIO}"
+            )
+        if reward.denomination_value * units > MAX_VOUCHER_VALUE:
+            raise Refusal(
+                "invalid_quantity",
+                f"The quantity is worth more than a voucher can hold ({MAX_VOUCHER_VALUE})",
             )
         points = points_for(reward=reward, quantity=units)
         return Quote(quantity=units, vouchers=1, points=points, points_per_voucher=points)

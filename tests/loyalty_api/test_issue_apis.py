@@ -256,6 +256,26 @@ def test_conversion_ratio_truncates_the_quantity_and_rounds_points_up(
     assert balance(member) == (1000 - points, 0)
 
 
+def test_a_conversion_ratio_quantity_worth_more_than_a_voucher_holds_is_refused(
+    client, member, make_reward
+):
+    # 10^9 units (the quantity limit) of a 100-unit denomination: 10^11, where a voucher's value
+    # holds 10 digits before the point.
+    reward = make_reward(
+        payment_mode=Reward.PaymentMode.CONV_RATIO,
+        conversion_ratio=Decimal("10000000"),
+        points_cost=None,
+        denomination_value=Decimal("100"),
+    )
+    body = issue_body(member, {"rewardId": reward.pk, "quantity": 1_000_000_000})
+
+    answer = assert_loyalty(issue(client, body), 422, 1026)
+
+    assert answer["rewards"][0]["status"]["code"] == 1026
+    assert not Voucher.objects.exists()
+    assert balance(member) == (1000, 0)
+
+
 def test_pool_rewards_hand_out_pool_codes(client, member, make_reward):
     reward = make_reward(fulfilment=Reward.Fulfilment.POOL, qty=2, points_cost=5)
     PoolCodeFactory(reward=reward, code="POOL-A")
