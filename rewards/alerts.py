@@ -11,7 +11,7 @@ Rules (docs/background.md):
   every reward that sells out would mail its managers, wanted or not; set 1 to hear about the
   last unit.
 * An alert is raised when a change leaves the stock at or below the limit and the flag is down;
-  the flag then stays up until a restock (an admin adjustment or a pool import that adds stock)
+  the flag then stays up until a restock (an admin adjustment, a pool or catalog import adding stock)
   lifts the stock above the limit, which resolves the open alerts and re-arms. A failed voucher
   giving its unit back does not re-arm: stock hovering at the limit would otherwise mail the
   managers once per failed voucher.

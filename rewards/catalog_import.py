@@ -27,6 +27,7 @@ from config.api.fields import (
     StrictListField,
 )
 
+from .alerts import low_stock_check, low_stock_rearm
 from .models import Brand, Reward, Sku, StockMovement
 from .selectors import pool_codes_free_count, sku_codes_taken
 from .services import (
@@ -389,6 +390,10 @@ def _update_reward(*, reward: Reward, row: dict[str, Any], brand: Brand, actor: 
         reward.save(update_fields=[*changed_columns, "updated_at"])
     if old_qty != new_qty:
         _record_stock_change(reward=reward, old_qty=old_qty, new_qty=new_qty, actor=actor)
+        # As for any other stock change (the reward's row is locked, as these need): a restock
+        # above the threshold re-arms the low-stock alert, a cut to or below it raises one.
+        low_stock_rearm(reward=reward)
+        low_stock_check(reward=reward)
     return bool(changed_columns)
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from orders.fulfilment import voucher_fulfil
 from rewards.alerts import alert_recipients, low_stock_alert_email_send
+from rewards.catalog_import import catalog_import
 from rewards.models import LowStockAlert, Reward
 from rewards.services import reward_stock_adjust
 from rewards.tasks import low_stock_alert_email, low_stock_alert_emails_sweep
@@ -107,6 +108,39 @@ def test_a_restock_above_the_threshold_resolves_and_re_arms(
     _order(customer_api, "LIMITED", capture=django_capture_on_commit_callbacks)  # 2: new alert
 
     assert [a.state for a in LowStockAlert.objects.order_by("id")] == ["resolved", "open"]
+    assert len(mail.outbox) == 2
+
+
+def test_a_restock_by_catalog_import_re_arms_and_a_cut_raises_the_alert(
+    tenant, customer_api, contacts, django_capture_on_commit_callbacks
+):
+    reward = reward_with_sku(tenant.company, "LIMITED", qty=3, qty_trigger_limit=2)
+    _order(customer_api, "LIMITED", capture=django_capture_on_commit_callbacks)  # 2: alert
+
+    def import_stock(qty: int) -> None:
+        row = {
+            "key": reward.key,
+            "brand": reward.brand.name,
+            "name": reward.name,
+            "denomination_value": "10",
+            "status": 1,
+            "qty": qty,
+            "qty_trigger_limit": 2,
+            "points_cost": None,
+            "fulfilment": "generated",
+            "skus": [{"code": "LIMITED", "product_name": "LIMITED"}],
+        }
+        with django_capture_on_commit_callbacks(execute=True):
+            catalog_import(company=tenant.company, rows=[row])
+
+    import_stock(10)  # restocked above the threshold by file
+    reward.refresh_from_db()
+    assert LowStockAlert.objects.get().state == "resolved" and not reward.low_stock_alerted
+
+    import_stock(1)  # cut below it by file
+
+    assert [a.state for a in LowStockAlert.objects.order_by("id")] == ["resolved", "open"]
+    assert LowStockAlert.objects.order_by("id").last().qty_at_alert == 1
     assert len(mail.outbox) == 2
 
 
