@@ -117,7 +117,12 @@ class PointsAdjustForm(forms.Form):
         required=False,
         help_text="A group's pooled points (recorded against its primary member).",
     )
-    points = forms.IntegerField(help_text="Positive to credit, negative to debit; never zero.")
+    # Bounded: a typo past the balance columns' bigint was a database error, a 500.
+    points = forms.IntegerField(
+        min_value=-(10**12),
+        max_value=10**12,
+        help_text="Positive to credit, negative to debit; never zero.",
+    )
     reason = forms.CharField(max_length=200, help_text="Why: kept on the ledger row.")
 
     def __init__(self, *args: Any, admin_site: admin.AdminSite, **kwargs: Any) -> None:

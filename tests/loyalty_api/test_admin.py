@@ -49,6 +49,7 @@ def test_staff_adjust_a_balance_with_a_reason(root, member):
         {"points": "0", "reason": "x", "customer": "MEMBER"},
         {"points": "5", "reason": "  ", "customer": "MEMBER"},
         {"points": "-5000", "reason": "too much", "customer": "MEMBER"},  # below zero
+        {"points": str(2**63), "reason": "typo", "customer": "MEMBER"},  # past the bigint
     ],
 )
 def test_an_invalid_adjustment_is_refused_on_the_form(root, member, data):
