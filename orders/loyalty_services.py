@@ -307,13 +307,21 @@ def reward_issue_bulk(
                 type="insufficient_points",
                 status=422,
             )
-        for i, item in enumerate(items):
+        # Issue in requestId order, answer in request order: an INSERT of a requestId waits on
+        # the unique index for another call holding the same one, so two customers' calls naming
+        # the same requestIds in opposite order would otherwise wait on each other (deadlock).
+        by_position: dict[int, dict[str, Any]] = {}
+        for i in sorted(
+            range(len(items)),
+            key=lambda j: (items[j].request_id is None, items[j].request_id or "", j),
+        ):
+            item = items[i]
             if i not in by_index:
                 stored = replays[item.request_id]  # type: ignore[index]
                 if _is_replay_of(stored, customer=customer, item=item):
-                    answers.append(stored.response)
+                    by_position[i] = stored.response
                 else:
-                    answers.append(_duplicate_answer(item, item.org_id or company.pk))
+                    by_position[i] = _duplicate_answer(item, item.org_id or company.pk)
                 continue
             answer, issue_id, is_pending = _item_issue(
                 item=item,
@@ -322,9 +330,10 @@ def reward_issue_bulk(
                 custom_fields={**call_fields, **item.custom_fields},
                 **common,
             )
-            answers.append(answer)
+            by_position[i] = answer
             if is_pending and issue_id is not None:
                 pending.append(issue_id)
+        answers.extend(by_position[i] for i in range(len(items)))
         if pending:
             voucher_ids = list(
                 Voucher.objects.filter(

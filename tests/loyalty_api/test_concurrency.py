@@ -107,6 +107,36 @@ def test_one_request_id_raced_by_two_customers_is_used_once(tenant, store, membe
 
 
 @race
+def test_request_ids_in_opposite_order_by_two_customers_never_deadlock(
+    tenant, store, member, make_reward
+):
+    # Each call inserts its requestIds' rows; in request order, customer A would hold "r1" and
+    # wait for "r2" while B holds "r2" and waits for "r1". Issued in requestId order, they queue.
+    other = CustomerFactory(company=tenant.company)
+    points.points_earn(customer=other, points=1000, reason="seed")
+    # Disjoint rewards, so the two calls share no reward lock that would queue them anyway.
+    mine = [make_reward(points_cost=10), make_reward(points_cost=10)]
+    theirs = [make_reward(points_cost=10), make_reward(points_cost=10)]
+
+    def call(customer, rewards, ids):
+        asks = [
+            {"rewardId": reward.pk, "quantity": 1, "requestId": request_id}
+            for reward, request_id in zip(rewards, ids, strict=True)
+        ]
+        return lambda: issue(loyalty_client(tenant), issue_body(customer, *asks))
+
+    for n in range(15):
+        a, b = f"r{n}-a", f"r{n}-b"
+        responses = run_concurrently([call(member, mine, (a, b)), call(other, theirs, (b, a))])
+        assert all(r.status_code in (200, 422) for r in responses), [r.content for r in responses]
+        # Each requestId is issued once, to one of the two customers.
+        assert RewardIssue.objects.filter(request_id__in=[a, b]).count() == 2
+        answers = [r.json()["rewards"] for r in responses]
+        assert [x["requestId"] for x in answers[0]] == [a, b]  # answers keep request order
+        assert [x["requestId"] for x in answers[1]] == [b, a]
+
+
+@race
 def test_members_racing_on_one_pool_never_overdraw_it(tenant, store, make_reward):
     members = [CustomerFactory(company=tenant.company) for _ in range(6)]
     group = CustomerGroup.objects.create(
