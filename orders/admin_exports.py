@@ -1,5 +1,8 @@
 """Finance exports from the admin's order list: the orders the list shows, with whatever filters
 and search are applied, as CSV (streamed) or XLSX; plus a date-range filter for that list.
+The list's export buttons also export the vouchers of reward issues (the loyalty issue call,
+no order) that the same filters select (`changelist_issues`); the export action, of ticked
+orders, exports those orders only.
 
 Kept apart from orders/admin.py, which only mixes `OrderExportAdminMixin` into OrderAdmin.
 The rows come from orders.exports, as for the `export_orders` command.
@@ -13,8 +16,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.contrib.admin.utils import build_q_object_from_lookup_parameters
+from django.core.exceptions import FieldError, PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
 from django.http import (
     FileResponse,
     HttpRequest,
@@ -25,8 +29,14 @@ from django.http import (
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from .exports import csv_chunks, order_export_rows, xlsx_write
-from .models import Order
+from .exports import (
+    ISSUE_ID_PREFIX,
+    csv_chunks,
+    issue_status_q,
+    order_export_rows,
+    xlsx_write,
+)
+from .models import Order, RewardIssue
 
 EXPORT_PERMISSION = "orders.export_orders"
 CODES_PERMISSION = "orders.view_voucher_codes"
@@ -119,22 +129,70 @@ def _filename(extension: str) -> str:
     return f"orders-{timezone.localtime():%Y%m%d-%H%M%S}.{extension}"
 
 
-def orders_csv_response(*, orders: QuerySet[Order], show_codes: bool) -> StreamingHttpResponse:
+def changelist_issues(request: HttpRequest, changelist: Any) -> QuerySet[RewardIssue] | None:
+    """The reward issues the order list's current filters select, so that its export holds the
+    issue vouchers finance expects beside the orders: the same date range (`created_at`: the
+    range form, the date links, the date hierarchy), company and status (mapped by
+    exports.issue_status_q). A search keeps the issues of that customer mobile, or the issue
+    named `issue_<pk>`; an order id or reference matches no issue. None (orders only) when a
+    filter has no meaning for reward issues."""
+    filter_specs, _, remaining, _, _ = changelist.get_filters(request)
+    issues = RewardIssue.objects.all()
+    try:
+        for spec in filter_specs:
+            if getattr(spec, "field_path", None) == "status":
+                chosen = spec.used_parameters.get(spec.lookup_kwarg) or []
+                if isinstance(chosen, str):
+                    chosen = [chosen]
+                if chosen:
+                    statuses = Q(pk__in=[])
+                    for value in chosen:
+                        statuses |= issue_status_q(value)
+                    issues = issues.filter(statuses)
+                continue
+            filtered = spec.queryset(request, issues)
+            if filtered is not None:
+                issues = filtered
+        if any(key.split("__")[0] == "status" for key in remaining):
+            return None  # a raw status lookup (not the filter's): no mapping to issues
+        issues = issues.filter(build_q_object_from_lookup_parameters(remaining))
+    except (FieldError, ValidationError, ValueError):
+        return None
+    term = changelist.query.strip()
+    if term:
+        matches = Q(customer__mobile=term)
+        if term.startswith(ISSUE_ID_PREFIX) and term[len(ISSUE_ID_PREFIX) :].isdigit():
+            matches |= Q(pk=int(term[len(ISSUE_ID_PREFIX) :]))
+        issues = issues.filter(matches)
+    return issues
+
+
+def orders_csv_response(
+    *,
+    orders: QuerySet[Order],
+    show_codes: bool,
+    issues: QuerySet[RewardIssue] | None = None,
+) -> StreamingHttpResponse:
     """Stream the CSV: rows are read from a server-side cursor and sent as they are written,
     so neither the process nor the response ever holds the whole file."""
     response = StreamingHttpResponse(
-        csv_chunks(order_export_rows(orders=orders, show_codes=show_codes)),
+        csv_chunks(order_export_rows(orders=orders, show_codes=show_codes, issues=issues)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{_filename("csv")}"'
     return response
 
 
-def orders_xlsx_response(*, orders: QuerySet[Order], show_codes: bool) -> FileResponse:
+def orders_xlsx_response(
+    *,
+    orders: QuerySet[Order],
+    show_codes: bool,
+    issues: QuerySet[RewardIssue] | None = None,
+) -> FileResponse:
     """XLSX is a zip and cannot be streamed while written: openpyxl (write-only mode) writes it
     to a temporary file, which is then streamed and deleted when the response closes."""
     file = tempfile.TemporaryFile()  # noqa: SIM115 (closed by FileResponse)
-    xlsx_write(order_export_rows(orders=orders, show_codes=show_codes), file)
+    xlsx_write(order_export_rows(orders=orders, show_codes=show_codes, issues=issues), file)
     file.seek(0)
     return FileResponse(
         file,
@@ -146,7 +204,8 @@ def orders_xlsx_response(*, orders: QuerySet[Order], show_codes: bool) -> FileRe
 
 class OrderExportAdminMixin:
     """Adds to an order ModelAdmin: "Export CSV / XLSX" buttons that export what the list
-    currently shows, and an action exporting the selected orders. Both need
+    currently shows (and the reward issues its filters select: changelist_issues), and an
+    action exporting the selected orders (those only). Both need
     `orders.export_orders`; codes are whole only with `orders.view_voucher_codes`."""
 
     def has_export_permission(self, request: HttpRequest) -> bool:
@@ -177,13 +236,20 @@ class OrderExportAdminMixin:
         except IncorrectLookupParameters:
             return HttpResponseRedirect(reverse("admin:orders_order_changelist") + "?e=1")
         orders = changelist.get_queryset(request)
-        return self._export(request, orders, fmt)
+        return self._export(request, orders, fmt, issues=changelist_issues(request, changelist))
 
-    def _export(self, request: HttpRequest, orders: QuerySet[Order], fmt: str) -> HttpResponse:
+    def _export(
+        self,
+        request: HttpRequest,
+        orders: QuerySet[Order],
+        fmt: str,
+        *,
+        issues: QuerySet[RewardIssue] | None = None,
+    ) -> HttpResponse:
         show_codes = request.user.has_perm(CODES_PERMISSION)
         if fmt == "xlsx":
-            return orders_xlsx_response(orders=orders, show_codes=show_codes)
-        return orders_csv_response(orders=orders, show_codes=show_codes)
+            return orders_xlsx_response(orders=orders, show_codes=show_codes, issues=issues)
+        return orders_csv_response(orders=orders, show_codes=show_codes, issues=issues)
 
     @admin.action(description="Export the selected orders (CSV)", permissions=["export"])
     def export_selected_csv(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:

@@ -11,12 +11,19 @@ from decimal import Decimal
 import openpyxl
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
+from django.db.models import Sum
 from django.http import StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 
-from orders.exports import HEADER, order_export_rows
-from orders.models import Order
-from tests.factories import CustomerFactory, reward_with_sku
+from loyalty import services as points
+from loyalty.models import PointsLedgerEntry
+from orders.exports import HEADER, issues_for_export, order_export_rows, orders_for_export
+from orders.loyalty_services import IssueItem, reward_issue_bulk, reward_issue_voucher_settled
+from orders.models import Order, RewardIssue, Voucher
+from rewards.models import Reward, Vendor
+from tests.factories import BrandFactory, CustomerFactory, RewardFactory, reward_with_sku
 
 from .conftest import at, expected_rows, place_order
 
@@ -228,3 +235,210 @@ def test_command_draws_a_progress_bar_only_on_a_terminal(shop, tmp_path):
 def test_command_refuses_bad_arguments(db, args, message):
     with pytest.raises(CommandError, match=message):
         run_export(*args)
+
+
+# --- reward issues (the loyalty issue call: vouchers paid with points, no order) -------------
+
+COL = {name: index for index, name in enumerate(HEADER)}
+
+
+def issue_rewards(customer, *rewards_and_quantities, store_code="STORE-7") -> RewardIssue:
+    """One issue call for `customer`: one RewardIssue per reward, through the real service."""
+    result = reward_issue_bulk(
+        company=customer.company,
+        customer=customer,
+        items=[IssueItem(reward_id=r.pk, quantity=Decimal(q)) for r, q in rewards_and_quantities],
+        scope=frozenset({customer.company.pk}),
+        store_code=store_code,
+    )
+    assert result.http_status == 200, result.body
+    return RewardIssue.objects.filter(customer=customer).order_by("-id")[0]
+
+
+@pytest.fixture
+def points_reward(tenant):
+    return RewardFactory(
+        company=tenant.company, brand=BrandFactory(company=tenant.company), points_cost=100
+    )
+
+
+@pytest.fixture
+def rich_customer(customer):
+    # An adjustment, not an earn: the ledger's earn rows stay those of the orders.
+    points.points_adjust(customer=customer, points=5_000, reason="seed")
+    customer.refresh_from_db()
+    return customer
+
+
+def today_range() -> dict:
+    today = timezone.localdate()
+    return {"date_from": today, "date_to": today}
+
+
+def test_issue_vouchers_appear_with_their_points_spent(rich_customer, points_reward, tenant):
+    issue = issue_rewards(rich_customer, (points_reward, 2))
+    vouchers = list(issue.vouchers.order_by("id"))
+    assert len(vouchers) == 2 and all(v.order_id is None for v in vouchers)
+
+    rows = list(
+        order_export_rows(
+            orders=orders_for_export(**today_range()),
+            issues=issues_for_export(**today_range()),
+            show_codes=False,
+        )
+    )
+
+    assert [tuple(r) for r in rows] == [
+        (
+            f"issue_{issue.pk}",
+            issue.created_at,
+            tenant.company.client_id,
+            "STORE-7",
+            rich_customer.mobile,
+            "",
+            points_reward.key,
+            v.denomination_value,
+            v.code[:4] + "…",
+            "issued",
+            "issued",
+            0,
+            100,
+        )
+        for v in vouchers
+    ]
+    # Before the fix the export read orders only: no row, and points_spent always 0.
+    assert sum(r[COL["points_spent"]] for r in rows) == 200 == issue.points
+
+
+def test_the_points_columns_add_up_to_the_ledger_for_the_period(
+    rich_customer, points_reward, seeds, oats, tenant
+):
+    vendor = Vendor.objects.create(name="v", base_url="http://127.0.0.1:9")
+    vendor_reward = RewardFactory(
+        company=tenant.company,
+        brand=points_reward.brand,
+        fulfilment=Reward.Fulfilment.VENDOR,
+        vendor=vendor,
+        vendor_product_code="P",
+        points_cost=40,
+    )
+    place_order(rich_customer, ("BIGCITY Seeds", 2), ("BIGCITY Oats", 1))
+    place_order(rich_customer, ("NOT A SKU", 1))
+    issue_rewards(rich_customer, (points_reward, 3))
+    vendor_issue = issue_rewards(rich_customer, (vendor_reward, 3))
+    # The vendor answers: one issued (points captured), one failed (released), one pending.
+    issued, failed, _pending = vendor_issue.vouchers.order_by("id")
+    with transaction.atomic():
+        for voucher, status in ((issued, "issued"), (failed, "failed")):
+            voucher.status = status
+            voucher.code = f"V-{voucher.pk}" if status == "issued" else None
+            voucher.save()
+            reward_issue_voucher_settled(voucher=voucher)
+
+    rows = list(
+        order_export_rows(
+            orders=orders_for_export(**today_range()),
+            issues=issues_for_export(**today_range()),
+            show_codes=True,
+        )
+    )
+
+    ledger = PointsLedgerEntry.objects.filter(
+        customer=rich_customer, created_at__date=timezone.localdate()
+    )
+
+    def total(*kinds: str) -> int:
+        return ledger.filter(kind__in=kinds).aggregate(s=Sum("points"))["s"] or 0
+
+    earned = sum(r[COL["points_earned"]] for r in rows)
+    assert earned == total("earn") > 0
+    settled = sum(
+        r[COL["points_spent"]] for r in rows if r[COL["voucher_status"]] != Voucher.Status.PENDING
+    )
+    assert settled == -total("spend", "capture") == 3 * 100 + 40
+    # The pending voucher's points are held, shown as what it costs.
+    held = [r for r in rows if r[COL["voucher_status"]] == Voucher.Status.PENDING]
+    assert [r[COL["points_spent"]] for r in held] == [40]
+    assert sum(r[COL["points_spent"]] for r in held) == (
+        ledger.filter(kind="hold").aggregate(s=Sum("held"))["s"]
+        + ledger.filter(kind__in=["capture", "release"]).aggregate(s=Sum("held"))["s"]
+    )
+    assert {r[0] for r in rows if r[COL["voucher_status"]] == "failed"} == {
+        f"issue_{vendor_issue.pk}"
+    }
+
+
+def test_issue_rows_follow_date_company_and_status(
+    rich_customer, points_reward, other_tenant, tenant
+):
+    issue = issue_rewards(rich_customer, (points_reward, 1))
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    assert not issues_for_export(date_from=yesterday, date_to=yesterday).exists()
+    assert list(issues_for_export(**today_range(), company=tenant.company)) == [issue]
+    assert not issues_for_export(**today_range(), company=other_tenant.company).exists()
+    assert list(issues_for_export(**today_range(), status="fulfilled")) == [issue]
+    for status in ("pending", "failed", "partially_fulfilled"):
+        assert not issues_for_export(**today_range(), status=status).exists()
+
+
+def test_admin_export_of_the_order_list_includes_the_issues_its_filters_select(
+    finance_client, rich_customer, points_reward, seeds, tenant, other_tenant
+):
+    order = place_order(rich_customer, ("BIGCITY Seeds", 1))
+    issue = issue_rewards(rich_customer, (points_reward, 1))
+    today = timezone.localdate().isoformat()
+
+    rows = read_csv(
+        finance_client.get(
+            EXPORT_CSV,
+            {
+                "company__id__exact": tenant.company.pk,
+                "created_at__from": today,
+                "created_at__to": today,
+                "status__exact": "fulfilled",
+            },
+        )
+    )
+    assert [r[0] for r in rows] == [order.public_id, f"issue_{issue.pk}"]
+    issue_row = rows[1]
+    assert issue_row[COL["store"]] == "STORE-7"
+    assert issue_row[COL["sku"]] == "" and issue_row[COL["points_earned"]] == "0"
+    assert issue_row[COL["points_spent"]] == "100"
+    assert issue_row[COL["voucher_code"]].endswith("…")  # masked for finance
+
+    def exported(params: dict) -> list[str]:
+        return [r[0] for r in read_csv(finance_client.get(EXPORT_CSV, params))]
+
+    assert exported({"company__id__exact": other_tenant.company.pk}) == []
+    assert exported({"status__exact": "pending"}) == []
+    assert exported({"created_at__to": "2020-01-01"}) == []
+    assert exported({"q": order.public_id}) == [order.public_id]
+    assert exported({"q": f"issue_{issue.pk}"}) == [f"issue_{issue.pk}"]
+    assert exported({"q": rich_customer.mobile}) == [order.public_id, f"issue_{issue.pk}"]
+    # Ticked orders are those orders only.
+    response = finance_client.post(
+        CHANGELIST, {"action": "export_selected_csv", "_selected_action": [order.pk]}
+    )
+    assert [r[0] for r in read_csv(response)] == [order.public_id]
+
+
+def test_command_includes_issues_unless_told_not_to(rich_customer, points_reward, seeds):
+    order = place_order(rich_customer, ("BIGCITY Seeds", 1))
+    issue = issue_rewards(rich_customer, (points_reward, 1))
+    today = timezone.localdate().isoformat()
+    with_issues = list(csv.reader(io.StringIO(run_export("--from", today, "--to", today))))
+    assert [r[0] for r in with_issues[1:]] == [order.public_id, f"issue_{issue.pk}"]
+    assert with_issues[2][COL["points_spent"]] == "100"
+    orders_only = list(
+        csv.reader(io.StringIO(run_export("--from", today, "--to", today, "--no-issues")))
+    )
+    assert [r[0] for r in orders_only[1:]] == [order.public_id]
+
+
+def test_command_progress_bar_counts_issue_rows(rich_customer, points_reward, tmp_path):
+    issue_rewards(rich_customer, (points_reward, 2))
+    today = timezone.localdate().isoformat()
+    out = run_export(
+        "--from", today, "--to", today, "--output", str(tmp_path / "x.csv"), stdout=FakeTerminal()
+    )
+    assert "100% 2/2 rows" in out

@@ -1,7 +1,8 @@
 """python manage.py export_orders --from DATE --to DATE [--company CLIENT_ID] [--status S]
-[--format csv|xlsx] [--output FILE] [--show-codes]
+[--format csv|xlsx] [--output FILE] [--show-codes] [--no-issues]
 
-One row per voucher of the orders recorded on those days (docs/backoffice.md lists the
+One row per voucher of the orders recorded on those days, then of the reward issues (loyalty
+issue call, no order) recorded on those days, unless --no-issues (docs/backoffice.md lists the
 columns). Voucher codes are masked unless --show-codes is given. Memory stays flat whatever the
 size (orders.exports); with --output on a terminal, a progress bar shows on stdout.
 """
@@ -20,6 +21,7 @@ from companies.models import Company
 from orders.exports import (
     Row,
     csv_chunks,
+    issues_for_export,
     order_export_count,
     order_export_rows,
     orders_for_export,
@@ -70,19 +72,30 @@ class ProgressBar:
 
 class Command(BaseCommand):
     help = (
-        "Export order history, one row per voucher, for orders recorded between --from and --to "
-        "(inclusive days), as CSV or XLSX. Voucher codes are masked unless --show-codes."
+        "Export order history, one row per voucher, for orders and reward issues recorded "
+        "between --from and --to (inclusive days), as CSV or XLSX. Voucher codes are masked "
+        "unless --show-codes."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--from", dest="date_from", required=True, type=_date)
         parser.add_argument("--to", dest="date_to", required=True, type=_date)
         parser.add_argument("--company", help="a company's client id (default: every company)")
-        parser.add_argument("--status", choices=Order.Status.values, help="orders in this status")
+        parser.add_argument(
+            "--status",
+            choices=Order.Status.values,
+            help="orders in this status (and reward issues: fulfilled = issued, see the docs)",
+        )
         parser.add_argument("--format", choices=["csv", "xlsx"], default="csv")
         parser.add_argument("--output", default="-", help="file to write (default: stdout)")
         parser.add_argument(
             "--show-codes", action="store_true", help="write voucher codes whole (bearer value)"
+        )
+        parser.add_argument(
+            "--no-issues",
+            dest="include_issues",
+            action="store_false",
+            help="orders only: leave out the vouchers of reward issues (loyalty issue call)",
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -99,15 +112,25 @@ class Command(BaseCommand):
             company=company,
             status=opts["status"],
         )
+        issues = None
+        if opts["include_issues"]:
+            issues = issues_for_export(
+                date_from=opts["date_from"],
+                date_to=opts["date_to"],
+                company=company,
+                status=opts["status"],
+            )
         to_stdout = opts["output"] == "-"
         if to_stdout and opts["format"] == "xlsx" and sys.stdout.isatty():
             raise CommandError("XLSX is binary: give --output FILE (or redirect stdout)")
 
-        rows: Iterator[Row] = order_export_rows(orders=orders, show_codes=opts["show_codes"])
+        rows: Iterator[Row] = order_export_rows(
+            orders=orders, show_codes=opts["show_codes"], issues=issues
+        )
         # The bar shares the terminal with nothing else only when the data goes to a file.
         bar = None
         if not to_stdout and self.stdout.isatty():
-            bar = ProgressBar(self.stdout, order_export_count(orders=orders))
+            bar = ProgressBar(self.stdout, order_export_count(orders=orders, issues=issues))
             rows = self._counted(rows, bar)
 
         if opts["format"] == "csv":
