@@ -218,8 +218,12 @@ class OrderListApi(CompanyOrCustomerApi):
             OpenApiParameter("to", OpenApiTypes.DATE, description="Created on or before (UTC)."),
             OpenApiParameter("status", OpenApiTypes.STR, enum=Order.Status.values),
             OpenApiParameter("customer_mobile", OpenApiTypes.STR, description="Company only."),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 20, at most 100."),
-            OpenApiParameter("page", OpenApiTypes.INT, description="1-based page number."),
+            OpenApiParameter(
+                "limit", OpenApiTypes.INT, description="Page size, 20, at most 100 (capped)."
+            ),
+            OpenApiParameter(
+                "page", OpenApiTypes.INT, description="1-based page number; 404 past the last."
+            ),
         ],
         responses={200: OrderPageSerializer, **ERROR_RESPONSES},
         tags=["orders"],
@@ -229,7 +233,12 @@ class OrderListApi(CompanyOrCustomerApi):
         filters = self.FilterSerializer(
             data=request.query_params, context={"is_customer": caller.is_customer}
         )
-        filters.is_valid(raise_exception=True)
+        paginator = LimitPagePagination()
+        # One 422 names every bad parameter, the filters' and `limit` / `page` alike.
+        errors = {} if filters.is_valid() else dict(filters.errors)
+        errors.update(paginator.query_errors(request.query_params))
+        if errors:
+            raise serializers.ValidationError(errors)
         data = filters.validated_data
         queryset = order_list(
             company=caller.company,
@@ -239,7 +248,6 @@ class OrderListApi(CompanyOrCustomerApi):
             status=data.get("status"),
             customer_mobile=data.get("customer_mobile"),
         )
-        paginator = LimitPagePagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
 

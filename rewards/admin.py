@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from config.api.errors import ApplicationError
 
 from .admin_catalog import CatalogImportExportAdminMixin
+from .catalog_import import validate_sku_text
 from .models import Brand, LowStockAlert, Reward, Sku, StockMovement, Vendor
 from .selectors import (
     pool_codes_free_count,
@@ -52,7 +53,14 @@ class BrandAdmin(admin.ModelAdmin):
 
 class SkuFormSet(BaseInlineFormSet):
     """A SKU code is unique per company (case and spaces ignored): say so on the form rather
-    than fail on the database constraint."""
+    than fail on the database constraint. No SKU field may hold a tab, a line break or another
+    control character: the rewards API joins them with tabs and newlines (validate_sku_text)."""
+
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        for name in ("code", "product_name", "variant", "pack_size"):
+            if name in form.fields:
+                form.fields[name].validators.append(validate_sku_text)
 
     def clean(self) -> None:
         super().clean()

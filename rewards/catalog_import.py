@@ -10,10 +10,12 @@ A field that may be left out and is left out keeps its current value on update.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
 from rest_framework import serializers
@@ -100,11 +102,40 @@ class ImportResult:
         )
 
 
+# GET /v1/bigcity/rewards renders a SKU as its fields joined by a tab and several SKUs joined
+# by a newline: a SKU field holding either (or any other control character, or a Unicode line or
+# paragraph separator, which many clients also split lines on) would corrupt that format.
+SKU_TEXT_MESSAGE = "Must not contain a tab, a line break or another control character."
+
+
+def sku_text_has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value)
+
+
+def validate_sku_text(value: str | None) -> None:
+    """Refuse a SKU field (code, product_name, variant, pack_size) that would corrupt the
+    tab/newline rendering. Used by the catalog import and the admin's SKU inline."""
+    if value and sku_text_has_control_characters(value):
+        raise DjangoValidationError(SKU_TEXT_MESSAGE, code="control_characters")
+
+
 class _SkuRow(serializers.Serializer):
-    code = StrictCharField(max_length=200)
-    product_name = StrictCharField(max_length=200)
-    variant = StrictCharField(max_length=100, required=False, allow_blank=True, allow_null=True)
-    pack_size = StrictCharField(max_length=50, required=False, allow_blank=True, allow_null=True)
+    code = StrictCharField(max_length=200, validators=[validate_sku_text])
+    product_name = StrictCharField(max_length=200, validators=[validate_sku_text])
+    variant = StrictCharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        validators=[validate_sku_text],
+    )
+    pack_size = StrictCharField(
+        max_length=50,
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        validators=[validate_sku_text],
+    )
 
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         value = _known_fields_only(self, data)

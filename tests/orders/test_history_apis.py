@@ -142,6 +142,44 @@ def test_page_size_is_capped_at_100(company_api, customer, catalog):
     assert len(company_api.get(LIST).json()["results"]) == 20
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "", "1.5", "+1", " 1", "last", "\u0661"])
+@pytest.mark.parametrize("name", ["page", "limit"])
+def test_a_malformed_page_or_limit_is_a_validation_error_naming_it(
+    company_api, customer, catalog, name, value
+):
+    place(customer)
+    response = company_api.get(LIST, {name: value})
+    body = assert_envelope(response, 422, "validation_error")
+    assert body["errors"] == {name: ["Must be a positive integer (1 or more)."]}
+
+
+def test_page_limit_and_filter_errors_are_reported_together(customer_api):
+    response = customer_api.get(
+        LIST, {"page": "abc", "limit": "0", "status": "lost", "customer_mobile": "5550000001"}
+    )
+    errors = assert_envelope(response, 422, "validation_error")["errors"]
+    assert set(errors) == {"page", "limit", "status", "customer_mobile"}
+
+
+def test_a_page_past_the_end_is_not_found_and_an_empty_list_has_page_1(company_api, customer):
+    # No orders: page 1 is an empty page; any later page is past the end.
+    first = company_api.get(LIST, {"page": "1"})
+    assert first.status_code == 200
+    assert first.json() == {"count": 0, "next": None, "previous": None, "results": []}
+    assert_envelope(company_api.get(LIST, {"page": "2"}), 404, "not_found")
+    assert_envelope(company_api.get(LIST, {"page": "9" * 30}), 404, "not_found")
+
+
+def test_well_formed_page_and_limit_variants(company_api, customer, catalog):
+    placed = [place(customer) for _ in range(3)]
+    newest_first = [o.public_id for o in reversed(placed)]
+
+    assert ids(company_api.get(LIST, {"page": "02", "limit": "01"})) == newest_first[1:2]
+    # A huge limit is capped, not refused.
+    huge = company_api.get(LIST, {"limit": "9" * 30})
+    assert huge.status_code == 200 and ids(huge) == newest_first
+
+
 def _list_queries(client) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(LIST, {"limit": 100})

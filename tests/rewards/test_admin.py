@@ -256,6 +256,33 @@ def test_sku_inline_refuses_a_code_of_another_reward(admin_client_logged_in, ten
     assert not reward.skus.exists()
 
 
+def test_sku_inline_refuses_tabs_line_breaks_and_control_characters(admin_client_logged_in, tenant):
+    # GET /v1/bigcity/rewards joins a SKU's fields with tabs and SKUs with newlines.
+    reward = RewardFactory(company=tenant.company)
+    control = "Must not contain a tab, a line break or another control character."
+
+    response = admin_client_logged_in.post(
+        change_url(reward),
+        reward_form(
+            reward,
+            skus=[
+                {"code": "A\tB", "product_name": "Fine", "variant": "Red\nBlue"},
+                {"code": "C", "product_name": "C\x1b", "pack_size": "1\u20292"},
+                {"code": "D", "product_name": "Fine too", "variant": "Mix", "pack_size": "1 kg"},
+            ],
+        ),
+    )
+
+    assert response.status_code == 200
+    formset = response.context["inline_admin_formsets"][0].formset
+    assert [dict(form.errors) for form in formset] == [
+        {"code": [control], "variant": [control]},
+        {"product_name": [control], "pack_size": [control]},
+        {},
+    ]
+    assert not reward.skus.exists()
+
+
 def test_adjust_stock_page_records_a_movement_with_the_user(
     admin_client_logged_in, tenant, staff_user
 ):

@@ -226,6 +226,56 @@ def test_field_errors_name_the_row_and_field(tenant, overrides, expected):
     assert _errors(tenant.company, [row]) == [expected]
 
 
+CONTROL = "Must not contain a tab, a line break or another control character."
+
+
+def test_sku_fields_with_a_tab_a_line_break_or_a_control_character_are_refused(tenant):
+    # GET /v1/bigcity/rewards joins a SKU's fields with tabs and SKUs with newlines.
+    catalog_import(company=tenant.company, rows=[catalog_row("kept")])
+    before = _snapshot(tenant.company)
+    rows = [
+        catalog_row("kept", name="Changed"),  # valid, but must not be written
+        catalog_row(
+            "bad",
+            skus=[
+                {"code": "A\tB", "product_name": "Seeds\nOats"},
+                {"code": "C", "product_name": "C", "variant": "Red\rBlue", "pack_size": "1\x1fkg"},
+                {
+                    "code": "D\x7f",
+                    "product_name": "D\u2028E",
+                    "variant": "a\x85b",
+                    "pack_size": "1",
+                },
+            ],
+        ),
+    ]
+
+    errors = _errors(tenant.company, rows)
+
+    assert errors == [
+        f"row 1: skus[0].code: {CONTROL}",
+        f"row 1: skus[0].product_name: {CONTROL}",
+        f"row 1: skus[1].variant: {CONTROL}",
+        f"row 1: skus[1].pack_size: {CONTROL}",
+        f"row 1: skus[2].code: {CONTROL}",
+        f"row 1: skus[2].product_name: {CONTROL}",
+        f"row 1: skus[2].variant: {CONTROL}",
+    ]
+    assert _snapshot(tenant.company) == before
+
+
+def test_sku_fields_keep_spaces_and_other_text_and_are_trimmed(tenant):
+    sku = {"code": " Seeds 1 ", "product_name": "Graines \u2013 Seeds ❀", "variant": "\tMix\n"}
+    catalog_import(company=tenant.company, rows=[catalog_row("a", skus=[sku])])
+
+    stored = Sku.objects.get(company=tenant.company)
+    assert (stored.code, stored.product_name, stored.variant) == (
+        "Seeds 1",
+        "Graines \u2013 Seeds ❀",
+        "Mix",
+    )
+
+
 def test_a_window_must_end_after_it_starts(tenant):
     row = catalog_row("a", starts_at="2026-01-02T00:00:00Z", ends_at="2026-01-01T00:00:00Z")
 
