@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Iterable
 from decimal import ROUND_FLOOR, Decimal
@@ -29,6 +30,8 @@ from customers.models import Customer
 from .models import CustomerGroup, PointsLedgerEntry, ValidationCode
 
 Kind = PointsLedgerEntry.Kind
+
+logger = logging.getLogger(__name__)
 
 
 def points_for_amount(*, amount: Decimal, rate: Decimal) -> int:
@@ -287,14 +290,25 @@ def validation_code_send(*, customer: Customer) -> ValidationCode:
     email = locked.email
 
     def send() -> None:
-        send_mail(
-            subject="Your validation code",
-            message=f"Your validation code is {code}. It is valid for {minutes} minutes.",
-            from_email=None,
-            recipient_list=[email],
-        )
+        try:
+            send_mail(
+                subject="Your validation code",
+                message=f"Your validation code is {code}. It is valid for {minutes} minutes.",
+                from_email=None,
+                recipient_list=[email],
+            )
+        except Exception as exc:
+            # A code nobody received must neither work nor count against the hourly limit.
+            logger.warning("validation code e-mail failed for customer %s", record.customer_id)
+            ValidationCode.objects.filter(pk=record.pk).delete()
+            raise ApplicationError(
+                "The validation code could not be sent; try again later",
+                type="mail_unavailable",
+                status=503,
+            ) from exc
 
-    # After commit: no e-mail for a code that was rolled back.
+    # After commit: no e-mail for a code that was rolled back. (Sent here rather than by a
+    # task, so the plain code never sits in the broker.)
     transaction.on_commit(send)
     return record
 

@@ -57,6 +57,7 @@ class LoyaltyCode(IntEnum):
     GROUP_NOT_FOUND = 1031
     NOT_PAYABLE = 1032  # the reward has no points price (no points_cost / conversion ratio)
     NOT_REDEEMABLE = 1033  # is-redeemable: a reward of the set cannot be issued now
+    MAIL_UNAVAILABLE = 1034  # the validation code could not be e-mailed; nothing was kept
 
 
 # ApplicationError.type (shared with the Partner API) → the Loyalty API's numeric code.
@@ -74,6 +75,7 @@ CODE_FOR_TYPE: dict[str, LoyaltyCode] = {
     "invalid_quantity": LoyaltyCode.INVALID_QUANTITY,
     "org_not_in_scope": LoyaltyCode.ORG_NOT_IN_SCOPE,
     "validation_code_invalid": LoyaltyCode.VALIDATION_CODE_INVALID,
+    "mail_unavailable": LoyaltyCode.MAIL_UNAVAILABLE,
     "group_not_found": LoyaltyCode.GROUP_NOT_FOUND,
     "duplicate_request": LoyaltyCode.DUPLICATE_REQUEST,
     "not_payable": LoyaltyCode.NOT_PAYABLE,
