@@ -4,26 +4,11 @@ inside its transaction), and order history. Views keep their own nested InputSer
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-
-def plain_number(value: Decimal) -> str:
-    """Money on the wire: a plain number string without exponent or trailing zeros
-    ("1500", "12.5", "0"). Decimal.normalize() alone would turn 1500 into "1.5E+3"."""
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("", "-0") else text
-
-
-@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "example": "1500"})
-class PlainNumberField(serializers.Field):
-    def to_representation(self, value: Decimal) -> str:
-        return plain_number(value)
+from config.api.fields import PlainNumberField
 
 
 class LineItemOutputSerializer(serializers.Serializer):

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from companies.models import Company
 from config.api.errors import ApplicationError, envelope
+from config.api.fields import plain_number
 from customers.models import Customer
 from loyalty.services import customer_lock, points_earn, points_for_amount
 from rewards.models import Reward, Sku, StockMovement
@@ -35,7 +36,7 @@ from rewards.services import OutOfStock, pool_codes_take, reward_stock_take
 from .errors import OrderErrorType
 from .models import IdempotencyRecord, LineItem, Order, Voucher, new_order_id
 from .selectors import order_get_for_answer, rewards_for_skus
-from .serializers import order_wire, plain_number
+from .serializers import order_wire
 
 logger = logging.getLogger(__name__)
 

@@ -1,39 +1,21 @@
 from __future__ import annotations
 
-from decimal import Decimal
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from config.api.fields import PlainNumberField, plain_number
 from config.api.views import CompanyApi
 
 from .models import Reward, Sku
 from .selectors import reward_list_for_company
 
 
-def plain_number(value: Decimal | int | None) -> str:
-    """A number as the seed writes it: a string without trailing zeros or exponent
-    (12.50 → "12.5", 100.00 → "100"). None (unlimited stock) is "0", as the seed says."""
-    if value is None:
-        return "0"
-    if isinstance(value, int):
-        return str(value)
-    # normalize() alone turns 100 into 1E+2; the "f" format writes it out in full.
-    return format(value.normalize(), "f")
-
-
 def sku_text(sku: Sku) -> str:
     """One SKU on the wire: product name, then variant and pack size where set, tab-separated."""
     return "\t".join(part for part in (sku.product_name, sku.variant, sku.pack_size) if part)
-
-
-@extend_schema_field(OpenApiTypes.STR)
-class PlainNumberField(serializers.Field):
-    def to_representation(self, value: Decimal | int) -> str:
-        return plain_number(value)
 
 
 class RewardListApi(CompanyApi):

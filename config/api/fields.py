@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -56,3 +57,25 @@ class StrictBooleanField(_StrictType, serializers.BooleanField):
 class StrictListField(_StrictType, serializers.ListField):
     json_types = (list,)
     json_type_name = "array"
+
+
+def plain_number(value: Decimal | int | None) -> str:
+    """A number as the seeds write it: a plain string without exponent or trailing zeros
+    ("1500", "12.5", "0"). None (unlimited stock) is "0", as the rewards seed says.
+    Decimal.normalize() alone would turn 1500 into "1.5E+3"."""
+    if value is None:
+        return "0"
+    if isinstance(value, int):
+        return str(value)
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "example": "1500"})
+class PlainNumberField(serializers.Field):
+    """Money and counts on the wire, rendered by plain_number."""
+
+    def to_representation(self, value: Decimal | int | None) -> str:
+        return plain_number(value)
