@@ -94,7 +94,3 @@ class CompanySecret(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}…"
-
-    @property
-    def is_live(self) -> bool:
-        return self.revoked_at is None

@@ -21,10 +21,6 @@ def balances_from_ledger(*, customer: Customer) -> tuple[int, int]:
     return sums["balance"] or 0, sums["held"] or 0
 
 
-def ledger_for_group(*, group: CustomerGroup) -> QuerySet[PointsLedgerEntry]:
-    return PointsLedgerEntry.objects.filter(group=group).order_by("-id")
-
-
 def group_balances_from_ledger(*, group: CustomerGroup) -> tuple[int, int]:
     """(balance, held) of a group's pool recomputed from its ledger rows alone."""
     sums = PointsLedgerEntry.objects.filter(group=group).aggregate(

@@ -14,11 +14,9 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .admin_exports import DateRangeListFilter, OrderExportAdminMixin
+from .admin_exports import CODES_PERMISSION, DateRangeListFilter, OrderExportAdminMixin
 from .exports import mask_code
 from .models import FulfilmentStatus, LineItem, Order, RewardIssue, Voucher
-
-CODES_PERMISSION = "orders.view_voucher_codes"
 
 
 class ReadOnlyAdminMixin:

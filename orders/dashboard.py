@@ -28,6 +28,7 @@ from rewards.models import Reward
 from rewards.selectors import reward_low_stock_q
 
 from .models import Order, Voucher
+from .selectors import day_start
 
 DASHBOARD_PERMISSION = "orders.view_dashboard"
 DAYS = 30
@@ -47,14 +48,10 @@ class TopReward:
     value: Decimal
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def dashboard_since(*, days: int = DAYS, today: dt.date | None = None) -> dt.datetime:
     """The start of the window: midnight (TIME_ZONE) `days - 1` days before today."""
     today = today or timezone.localdate()
-    return _day_start(today - dt.timedelta(days=days - 1))
+    return day_start(today - dt.timedelta(days=days - 1))
 
 
 def per_day_queryset(model: Any, *, since: dt.datetime) -> QuerySet[Any]:

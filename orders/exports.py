@@ -21,11 +21,11 @@ from typing import IO, Any
 
 from django.db import connections, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.utils import timezone
 
 from companies.models import Company
 
 from .models import Order, RewardIssue, Voucher
+from .selectors import created_between
 
 HEADER = (
     "order_id",
@@ -72,10 +72,6 @@ def mask_code(code: str | None) -> str:
     return code[:4] + "…"
 
 
-def _day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
 def orders_for_export(
     *,
     date_from: dt.date,
@@ -85,9 +81,7 @@ def orders_for_export(
 ) -> QuerySet[Order]:
     """Orders recorded (`created_at`, as the admin's date filter) on the calendar days
     `date_from` to `date_to` inclusive, in TIME_ZONE; a range, so the index is used."""
-    orders = Order.objects.filter(created_at__gte=_day_start(date_from))
-    if date_to < dt.date.max:  # the last day has no next: no upper bound
-        orders = orders.filter(created_at__lt=_day_start(date_to + dt.timedelta(days=1)))
+    orders = created_between(Order.objects.all(), day_from=date_from, day_to=date_to)
     if company is not None:
         orders = orders.filter(company=company)
     if status:
@@ -123,9 +117,7 @@ def issues_for_export(
     """Reward issues recorded (`created_at`) on the calendar days `date_from` to `date_to`
     inclusive, of `company` (the calling company, the vouchers' company), whose status matches
     the order status `status` (issue_status_q): the same filters as orders_for_export."""
-    issues = RewardIssue.objects.filter(created_at__gte=_day_start(date_from))
-    if date_to < dt.date.max:
-        issues = issues.filter(created_at__lt=_day_start(date_to + dt.timedelta(days=1)))
+    issues = created_between(RewardIssue.objects.all(), day_from=date_from, day_to=date_to)
     if company is not None:
         issues = issues.filter(company=company)
     if status:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -25,8 +26,21 @@ def orders_with_details(queryset: QuerySet[Order]) -> QuerySet[Order]:
     )
 
 
-def _day_start(day: dt.date) -> dt.datetime:
+def day_start(day: dt.date) -> dt.datetime:
+    """Midnight of `day` in TIME_ZONE."""
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def created_between(
+    queryset: QuerySet[Any], *, day_from: dt.date | None, day_to: dt.date | None
+) -> QuerySet[Any]:
+    """Rows created on `day_from` .. `day_to`, both days included; None is an open end, and so
+    is the calendar's last day (it has no next day to stop before)."""
+    if day_from is not None:
+        queryset = queryset.filter(created_at__gte=day_start(day_from))
+    if day_to is not None and day_to < dt.date.max:
+        queryset = queryset.filter(created_at__lt=day_start(day_to + dt.timedelta(days=1)))
+    return queryset
 
 
 def order_list(
@@ -43,10 +57,7 @@ def order_list(
     queryset = Order.objects.filter(company=company)
     if customer is not None:
         queryset = queryset.filter(customer=customer)
-    if created_from is not None:
-        queryset = queryset.filter(created_at__gte=_day_start(created_from))
-    if created_to is not None and created_to < dt.date.max:  # the last day has no next: no bound
-        queryset = queryset.filter(created_at__lt=_day_start(created_to + dt.timedelta(days=1)))
+    queryset = created_between(queryset, day_from=created_from, day_to=created_to)
     if status:
         queryset = queryset.filter(status=status)
     if customer_mobile:

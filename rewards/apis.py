@@ -21,12 +21,6 @@ def sku_text(sku: Sku) -> str:
 class RewardListApi(CompanyApi):
     """The calling company's catalog, in the seed's shape."""
 
-    class SkuSerializer(serializers.Serializer):
-        code = serializers.CharField()
-        product_name = serializers.CharField()
-        variant = serializers.CharField()
-        pack_size = serializers.CharField()
-
     class OutputSerializer(serializers.Serializer):
         # The seed's six fields first and in the seed's order; extras may only follow them.
         id = serializers.IntegerField()

@@ -174,10 +174,6 @@ class Reward(models.Model):
     def __str__(self) -> str:
         return f"{self.brand} {self.name}"
 
-    @property
-    def is_unlimited(self) -> bool:
-        return self.qty is None
-
 
 class Sku(models.Model):
     """A product whose purchase earns the reward. `code` is what partners send as `sku`."""

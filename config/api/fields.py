@@ -44,16 +44,6 @@ class StrictDecimalField(_StrictType, serializers.DecimalField):
         return super().to_internal_value(data)
 
 
-class StrictBooleanField(_StrictType, serializers.BooleanField):
-    json_types = (bool,)
-    json_type_name = "boolean"
-
-    def to_internal_value(self, data: Any) -> bool:
-        if not isinstance(data, bool):
-            raise serializers.ValidationError("Must be a JSON boolean.", code="wrong_type")
-        return data
-
-
 class StrictListField(_StrictType, serializers.ListField):
     json_types = (list,)
     json_type_name = "array"
