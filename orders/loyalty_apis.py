@@ -112,10 +112,14 @@ class VouchersByBrandApi(LoyaltyApi):
         total = vouchers.count()
         rows = vouchers[page * limit : (page + 1) * limit]
         context = {"now": timezone.now(), "customer": customer}
+        items = BrandVoucherSerializer(rows, many=True, context=context).data
         return Response(
             {
                 "status": status_block(LoyaltyCode.OK, "User Reward fetched successfully"),
-                "rewards": BrandVoucherSerializer(rows, many=True, context=context).data,
+                # Seed 002 answers one `reward` object; a client written against it reads the
+                # first voucher of the page there. The whole page is `rewards`.
+                "reward": items[0] if items else None,
+                "rewards": items,
                 "pagination": {"limit": limit, "page": page, "total": total},
             }
         )

@@ -207,3 +207,16 @@ def test_the_query_count_does_not_grow_with_the_page_size(client, member, make_r
         return len(captured)
 
     assert queries(1) == queries(40)
+
+
+def test_the_seeds_single_reward_object_is_the_pages_first_item(client, member, make_reward):
+    reward = make_reward()
+    voucher(member, reward, code="FIRST-CODE", days_ago=1)
+    voucher(member, reward, code="SECOND-CODE")
+    body = assert_loyalty(get(client, reward.brand.name, mobile=member.mobile), 200, 200)
+    assert body["reward"] == body["rewards"][0]
+    assert body["reward"]["couponCode"] == codes(body)[0]
+    empty = assert_loyalty(
+        get(client, reward.brand.name, mobile=member.mobile, status="redeemed"), 200, 200
+    )
+    assert empty["reward"] is None and empty["rewards"] == []
