@@ -156,6 +156,13 @@ class RewardAdminForm(forms.ModelForm):
         brand = data.get("brand")
         if company is not None and brand is not None and brand.company_id != company.pk:
             self.add_error("brand", "This brand belongs to another company")
+        vendor = data.get("vendor")
+        if (
+            company is not None
+            and vendor is not None
+            and vendor.company_id not in (None, company.pk)
+        ):
+            self.add_error("vendor", "This vendor belongs to another company")
 
         status = data.get("status", reward.status)
         fulfilment = data.get("fulfilment", reward.fulfilment)

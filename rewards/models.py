@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower, Trim
@@ -22,6 +25,9 @@ class Brand(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 class Vendor(models.Model):
@@ -62,6 +68,13 @@ class Vendor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # The API key travels in a header on every call: only over TLS, except to this machine
+        # (the simulated vendor, a local sidecar).
+        parts = urlsplit(self.base_url or "")
+        if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            raise ValidationError({"base_url": "Use https:// (http is allowed only on loopback)."})
 
 
 class Reward(models.Model):

@@ -52,3 +52,40 @@ def test_admin_vendor_form_never_shows_the_key(client):
     page = client.get(f"/admin/rewards/vendor/{vendor.pk}/change/").content.decode()
     assert "vk_secret_value" not in page and vendor.api_key_encrypted not in page
     assert vendor_secrets.decrypt(vendor.api_key_encrypted) == "vk_secret_value"
+
+
+def test_a_vendor_must_be_reached_over_https_except_on_loopback():
+    from django.core.exceptions import ValidationError
+
+    for url in ("http://127.0.0.1:8900", "http://localhost/", "https://vendor.example.com/"):
+        vendor_save(vendor=Vendor(name=f"ok {url}", base_url=url), api_key="k")
+    with pytest.raises(ValidationError) as err:
+        vendor_save(vendor=Vendor(name="plain", base_url="http://vendor.example.com/"), api_key="k")
+    assert "base_url" in err.value.message_dict
+
+
+def test_a_reward_cannot_use_another_companys_vendor(tenant, other_tenant):
+    from rewards.admin import RewardAdminForm
+    from tests.factories import BrandFactory
+
+    foreign = vendor_save(
+        vendor=Vendor(name="theirs", base_url="https://v.example.com", company=other_tenant.company)
+    )
+    shared = vendor_save(vendor=Vendor(name="platform", base_url="https://p.example.com"))
+    brand = BrandFactory(company=tenant.company)
+    data = {
+        "company": tenant.company.pk,
+        "brand": brand.pk,
+        "key": "gift",
+        "name": "Gift",
+        "denomination_value": "10",
+        "status": 1,
+        "qty": "5",
+        "qty_trigger_limit": "0",
+        "fulfilment": "vendor",
+        "vendor_product_code": "P1",
+    }
+    refused = RewardAdminForm(data={**data, "vendor": foreign.pk})
+    assert not refused.is_valid() and "vendor" in refused.errors
+    accepted = RewardAdminForm(data={**data, "vendor": shared.pk})
+    assert accepted.is_valid(), accepted.errors
