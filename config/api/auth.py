@@ -145,8 +145,9 @@ class IsCompanyOrCustomer(BasePermission):
         return isinstance(request.user, Caller)
 
 
-class _AnyOfTokens(JWTAuthentication):
-    """For endpoints open to both kinds (order history): the token's own type decides."""
+class CompanyOrCustomerTokenAuthentication(JWTAuthentication):
+    """For endpoints open to both kinds (order history): the token's own type decides. The
+    token is decoded once, by the first kind whose type claim it carries."""
 
     def authenticate(self, request: Any) -> tuple[Caller, Token] | None:
         header = self.get_header(request)
@@ -157,14 +158,11 @@ class _AnyOfTokens(JWTAuthentication):
             return None
         for kind in (CompanyTokenAuthentication, CustomerTokenAuthentication):
             try:
-                kind.token_class(raw)
+                token = kind.token_class(raw)
             except TokenError:
                 continue
-            return kind().authenticate(request)
+            return kind().get_user(token), token
         raise exceptions.AuthenticationFailed("Invalid token", code="invalid_token")
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="api"'
-
-
-CompanyOrCustomerTokenAuthentication = _AnyOfTokens
