@@ -233,15 +233,15 @@ VALIDATION_CODE_DIGITS = 6
 
 
 def validation_code_ttl() -> dt.timedelta:
-    return dt.timedelta(seconds=getattr(settings, "LOYALTY_VALIDATION_CODE_TTL_SECONDS", 600))
+    return dt.timedelta(seconds=settings.LOYALTY_VALIDATION_CODE_TTL_SECONDS)
 
 
 def _validation_code_max_attempts() -> int:
-    return getattr(settings, "LOYALTY_VALIDATION_CODE_MAX_ATTEMPTS", 5)
+    return settings.LOYALTY_VALIDATION_CODE_MAX_ATTEMPTS
 
 
 def _validation_codes_per_hour() -> int:
-    return getattr(settings, "LOYALTY_VALIDATION_CODES_PER_HOUR", 5)
+    return settings.LOYALTY_VALIDATION_CODES_PER_HOUR
 
 
 def validation_code_digest(*, customer_id: int, code: str) -> str:
