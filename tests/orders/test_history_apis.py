@@ -214,3 +214,21 @@ def test_detail_of_another_company_or_customer_is_404(
 def test_history_needs_a_token(api):
     assert_envelope(api.get(LIST), 401, "not_authenticated")
     assert_envelope(api.get(f"{LIST}/ord_x"), 401, "not_authenticated")
+
+
+def test_history_refuses_bad_and_revoked_tokens_of_either_kind(tenant, customer):
+    from companies.models import Company
+    from companies.services import company_secret_revoke
+
+    assert_envelope(client_for("not-a-jwt").get(LIST), 401, "invalid_token")
+    company_token, customer_token = tenant.token, tenant.customer_token(customer)
+    tampered = company_token[:-2] + ("AA" if not company_token.endswith("AA") else "BB")
+    assert_envelope(client_for(tampered).get(LIST), 401, "invalid_token")
+
+    Company.objects.filter(pk=tenant.company.pk).update(status=Company.Status.SUSPENDED)
+    assert_envelope(client_for(customer_token).get(LIST), 403, "company_inactive")
+    Company.objects.filter(pk=tenant.company.pk).update(status=Company.Status.ACTIVE)
+
+    company_secret_revoke(secret=tenant.secret)
+    assert_envelope(client_for(company_token).get(LIST), 401, "token_revoked")
+    assert_envelope(client_for(customer_token).get(LIST), 401, "token_revoked")
